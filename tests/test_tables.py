@@ -1,0 +1,182 @@
+"""Result tables from a small synthetic results tree (the RESULTS CONTRACT) and the committed references/."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from denoisebench.tables import ResultsFormatError, load_results, write_paper_tables, write_results_md
+
+REPO = Path(__file__).resolve().parents[1]
+REFS = REPO / "references"
+PER_IMAGE_HEADER = ["entry", "method", "testset", "noise", "image", "psnr", "ssim", "psnr_shave3", "ssim_shave3",
+                    "seconds"]
+
+
+def _metrics(psnr: float, ssim: float, n: int, shave: float = 0.0) -> dict:
+    return {"psnr": psnr, "ssim": ssim, "psnr_shave3": psnr + shave, "ssim_shave3": ssim, "n_images": n,
+            "sec_per_image": 0.25}
+
+
+def add_entry(root: Path, name: str, metrics: dict, *, profile: str = "paper", method: str | None = None,
+              limit: int | None = None, choices: tuple[str, ...] = (), per_image: list | None = None) -> None:
+    """Write one entry of the results contract under ``root``."""
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "metrics" / f"{name}.json").write_text(json.dumps(metrics))
+    scores = root / "scores" / name
+    scores.mkdir(parents=True, exist_ok=True)
+    meta = {"entry": name, "method": method or name, "paper": "baseline", "kind": "classical", "profile": profile,
+            "protocol": {"quant": "round"}, "protocol_text": "RGB uint8 rounded, whole image",
+            "protocol_text_shave3": "RGB uint8 rounded, 3 px shaved", "choices": list(choices),
+            "limit_images": limit, "train": {}, "git_rev": "0123456789abcdef"}
+    (scores / "meta.json").write_text(json.dumps(meta))
+    if per_image is not None:
+        with open(scores / "per_image.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(PER_IMAGE_HEADER)
+            writer.writerows([name, method or name, *row] for row in per_image)
+
+
+@pytest.fixture()
+def results(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    add_entry(root, "bm3d", {"kodak24": {"awgn_sigma25": _metrics(31.50123, 0.8612, 24, 0.07)},
+                             "cbsd68": {"awgn_sigma50": _metrics(27.2, 0.7701, 5)}},
+              profile="quick", limit=5, choices=["bm3d 4.x profile 'np' instead of the 2007 binary"],
+              per_image=[["kodak24", "awgn_sigma25", "kodim01.png", 29.0, 0.80, 29.1, 0.8, 1.0],
+                         ["kodak24", "awgn_sigma35", "kodim17.png", 31.2, 0.85, 31.3, 0.85, 1.0]])
+    add_entry(root, "dncnn_color_blind", {"kodak24": {"awgn_sigma25": _metrics(32.40, 0.883, 24)}}, method="dncnn")
+    add_entry(root, "noisy", {"kodak24": {"awgn_sigma25": _metrics(20.17, 0.41, 24)}})
+    add_entry(root, "zzz_bad_denoiser", {"kodak24": {"awgn_sigma25": _metrics(18.0, 0.3, 24)}})
+    return root
+
+
+def test_results_md(results: Path, tmp_path: Path) -> None:
+    out = write_results_md(results, tmp_path / "reports" / "results.md")
+    text = out.read_text(encoding="utf-8")
+    assert "not a reproduction of any paper number" in text
+    section = text.split("### kodak24 · awgn_sigma25")[1].split("###")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    order = [re.search(r"`([a-z_0-9]+)`", row).group(1) for row in rows]
+    assert order == ["dncnn_color_blind", "bm3d", "zzz_bad_denoiser", "noisy"]  # noisy is the floor
+    assert rows[-1].startswith("| floor |")
+    assert "| 32.40 | 0.8830 | 32.40 |" in rows[0]
+    assert "31.50 | 0.8612 | 31.57" in rows[1] and "`quick`" in rows[1] and "[1]" in rows[1]
+    assert "[1] `bm3d`: bm3d 4.x profile 'np' instead of the 2007 binary" in section
+    assert "protocol (a): RGB uint8 rounded, whole image; shaved columns: RGB uint8 rounded, 3 px shaved" in section
+    cbsd = text.split("### cbsd68 · awgn_sigma50")[1]
+    assert "5 (subset)" in cbsd
+    assert not [p for p in out.parent.iterdir() if ".tmp" in p.name]
+
+
+def test_results_md_without_results(tmp_path: Path) -> None:
+    text = write_results_md(tmp_path / "nothing", tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "No results yet" in text
+
+
+def test_paper_tables_004(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "papers"
+    written = write_paper_tables(results, REFS, out)
+    assert sorted(p.name for p in written) == ["000.md", "001.md", "002.md", "003.md", "004.md", "index.md"]
+    text = (out / "004.md").read_text(encoding="utf-8")
+    table2 = text.split("## Table II")[1].split("## Table III")[0]
+    averages = table2.split("### Per image")[0]
+    cbm3d = next(line for line in averages.splitlines() if line.startswith("| CBM3D → `bm3d`"))
+    # reported 31.81; reproduced 31.50123 -> Δ -0.31; shaved 31.57123 -> Δ -0.24; quick profile tagged.
+    assert "| 31.81 | 31.50 (Δ -0.31) [quick] | 31.57 (Δ -0.24) [quick] |" in cbm3d
+    dncnn = next(line for line in averages.splitlines() if line.startswith("| DnCNN → `dncnn_color_blind`"))
+    assert "| 32.35 | 32.40 (Δ +0.05) | 32.40 (Δ +0.05) |" in dncnn
+    assert dncnn.count("—") == 4  # sigma 35 and 50 not reproduced
+    mcwnnm = next(line for line in averages.splitlines() if line.startswith("| MCWNNM |"))
+    assert mcwnnm.split("|")[2].strip() == "31.35" and mcwnnm.split("|")[3].strip() == "—"
+    # per-image table: kodim01 at sigma 25, and the suspect image-17 CBM3D cell at sigma 35
+    per25 = table2.split("### Per image: Kodak24, σ=25")[1].split("###")[0]
+    row01 = next(line for line in per25.splitlines() if line.startswith("| kodim01 |"))
+    assert "| 29.13 |" in row01 and "29.00 (Δ -0.13) [quick]" in row01 and "29.10 (Δ -0.03) [quick]" in row01
+    per35 = table2.split("### Per image: Kodak24, σ=35")[1].split("###")[0]
+    row17 = next(line for line in per35.splitlines() if line.startswith("| kodim17 |"))
+    assert "30.64\\*" in row17 and "31.20 (Δ +0.56\\*) [quick]" in row17
+    assert "`semantic_denoise-0270`" in table2 and "image 16" in table2
+    table3 = text.split("## Table III")[1].split("## Table IV")[0]
+    cbm3d3 = next(line for line in table3.splitlines() if line.startswith("| CBM3D → `bm3d`"))
+    assert "27.20 (Δ -0.18) [quick, 5/68 img]" in cbm3d3
+    assert "NOT a reproduction of the paper's numbers" in text and "`limit_images`" in text
+    assert "RGB uint8 rounded, 3 px shaved" in text
+
+
+def test_paper_tables_003_and_unmapped_papers(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "papers"
+    write_paper_tables(results, REFS, out)
+    text = (out / "003.md").read_text(encoding="utf-8")
+    table3 = text.split("## Table 3")[1].split("## Table 4")[0]
+    kodak25 = next(line for line in table3.splitlines() if line.startswith("| Kodak24 | σ=25 |"))
+    assert "31.87† / 0.868†" in kodak25
+    assert kodak25.rstrip(" |").endswith("31.50 / 0.861 (Δ -0.37† / -0.007†) [quick]")
+    kodak50 = next(line for line in table3.splitlines() if line.startswith("| Kodak24 | σ=50 |"))
+    assert kodak50.rstrip().endswith("| — |")
+    assert "copied from prior work" in table3 and "`blind2grad-0309`" in table3
+    assert "raw-RGB BM3D, N2N and Ne2Ne cells" in text  # Table 5 caveat from the table notes
+    page0 = (out / "000.md").read_text(encoding="utf-8")
+    assert "reported numbers only" in page0 and "32.07 / 0.98" in page0 and "RENOIR" in page0
+
+
+def test_paper_tables_without_results(tmp_path: Path) -> None:
+    out = tmp_path / "papers"
+    write_paper_tables(tmp_path / "no_results", REFS, out)
+    text = (out / "004.md").read_text(encoding="utf-8")
+    assert "not run yet" in text and "| 31.81 | — | — |" in text
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda r: (r / "metrics" / "bm3d.json").write_text("[1, 2]"), "bm3d.json: top level must be an object"),
+    (lambda r: (r / "metrics" / "bm3d.json").write_text('{"kodak24": {"awgn_sigma25": {"psnr": "high", '
+                                                         '"n_images": 3}}}'), "metric values must be numbers"),
+    (lambda r: (r / "metrics" / "bm3d.json").write_text('{"kodak24": {"awgn_sigma25": {"ssim": 0.5}}}'),
+     r"bm3d.json: \['kodak24'\]\['awgn_sigma25'\] lacks \['psnr', 'n_images'\]"),
+    (lambda r: (r / "metrics" / "bm3d.json").write_text('{"kodak24": [1]}'), "bm3d.json: \\['kodak24'\\]"),
+    (lambda r: (r / "metrics" / "bm3d.json").write_text("{oops"), "bm3d.json is not valid JSON"),
+    (lambda r: (r / "scores" / "bm3d" / "meta.json").unlink(), "meta.json is missing"),
+    (lambda r: (r / "scores" / "bm3d" / "meta.json").write_text('{"entry": "bm3d", "method": "bm3d", '
+                                                                '"profile": "fast"}'), "profile 'fast'"),
+    (lambda r: (r / "scores" / "bm3d" / "per_image.csv").write_text("entry,psnr\nbm3d,30\n"),
+     "per_image.csv lacks columns"),
+])
+def test_bad_results_name_the_file(results: Path, tmp_path: Path, mutate, message) -> None:
+    mutate(results)
+    with pytest.raises(ResultsFormatError, match=message):
+        load_results(results)
+    with pytest.raises(ResultsFormatError, match="bm3d"):
+        write_results_md(results, tmp_path / "results.md")
+    assert not (tmp_path / "results.md").exists()
+
+
+def test_stage_entry_point(results: Path, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("tables_stage", REPO / "stages" / "tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "reports"
+    assert module.main(["--results", str(results), "--references", str(REFS), "--out", str(out)]) == 0
+    assert (out / "results.md").is_file() and (out / "papers" / "004.md").is_file()
+    assert "dncnn_color_blind" in (out / "papers" / "index.md").read_text(encoding="utf-8")
+
+
+def test_infinite_psnr_and_train_summary(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    add_entry(root, "oracle", {"demo": {"awgn_sigma25": {"psnr": float("inf"), "ssim": 1.0, "n_images": 2,
+                                                         "sec_per_image": None}}}, profile="demo")
+    add_entry(root, "noisy", {"demo": {"awgn_sigma25": _metrics(20.0, 0.4, 2)}}, profile="demo")
+    meta_path = root / "scores" / "oracle" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["train"] = {"iters": 200, "loss_curve": [1.0, 0.5]}
+    meta_path.write_text(json.dumps(meta))
+    text = write_results_md(root, tmp_path / "results.md").read_text(encoding="utf-8")
+    rows = [line for line in text.split("### demo · awgn_sigma25")[1].splitlines() if line.startswith("| ")][2:]
+    assert rows[0].startswith("| 1 | `oracle` |") and "| inf | 1.0000 |" in rows[0]
+    assert rows[1].startswith("| floor | `noisy` |")
+    assert "| iters=200 |" in text and "loss_curve" not in text
+    assert "`demo` are **not a reproduction" in text
