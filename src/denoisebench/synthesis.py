@@ -1,0 +1,131 @@
+"""Noisy test sets: synthesize each test cell once, losslessly, with a manifest of per-image seeds and params.
+
+Layout of one cell (``<out>/<testset>/<noise label>/``)::
+
+    clean/<id>.png        the reference (uint8, lossless)
+    noisy/<id>.npy|.png   the input: float32 .npy when not quantised, else PNG; real-noise sets: the set's PNG
+    manifest.json         dataset, split, noise params, base seed and each image's derived seed and shape
+
+Running it twice gives byte-identical files: seeds derive from (dataset, image id, noise label, base seed), and
+nothing time-dependent is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from denoisebench.config import Cell
+from denoisebench.fsutil import write_json_atomic
+from denoisebench.imageio import list_images, read_image, write_image
+
+MANIFEST = "manifest.json"
+
+
+def noise_overrides(clip: bool | None, quantize: bool | None) -> dict[str, bool]:
+    """The synthesize stage's clip/quantize params (None keeps each noise model's protocol default)."""
+    return {k: v for k, v in (("clip", clip), ("quantize", quantize)) if v is not None}
+
+
+def build_cell_noise(noise_text: str, overrides: dict[str, bool]) -> Any:
+    """Noise model for a spec text, with the stage's clip/quantize overrides unless the spec sets them itself."""
+    from denoisebench.noise import build_noise, parse_noise_spec
+
+    spec = parse_noise_spec(noise_text)
+    params = {**{k: v for k, v in overrides.items() if k not in spec.params}, **spec.params}
+    return build_noise({"name": spec.name, **params})
+
+
+def _noisy_suffix(image: np.ndarray) -> str:
+    """Lossless suffix: PNG when the noisy image is exactly representable in uint8, else float32 .npy."""
+    scaled = image.astype(np.float64) * 255.0
+    exact = image.min() >= 0.0 and image.max() <= 1.0 and np.allclose(scaled, np.rint(scaled), atol=1e-3)
+    return ".png" if exact else ".npy"
+
+
+def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, overrides: dict[str, bool]) -> Path:
+    """Write one test cell (see module docstring) and return its folder."""
+    from denoisebench.datasets import list_samples
+    from denoisebench.noise import derive_seed
+
+    out = out_root / cell.testset / cell.label
+    if out.exists():
+        shutil.rmtree(out)
+    samples = list_samples(cell.dataset, data_root, split=cell.split, limit=cell.limit)
+    model = None if cell.is_real else build_cell_noise(cell.noise, overrides)
+    records = []
+    for sample in samples:
+        clean = sample.clean()
+        write_image(out / "clean" / f"{sample.id}.png", clean)
+        if model is None:
+            noisy = sample.noisy()
+            if noisy is None:
+                raise ValueError(f"dataset {cell.dataset!r} has no noisy images; give it a synthetic noise spec")
+            image_seed = None
+        else:
+            image_seed = derive_seed(cell.dataset, sample.id, cell.label, seed)
+            noisy = model.apply(clean, np.random.default_rng(image_seed))
+        suffix = _noisy_suffix(noisy)
+        write_image(out / "noisy" / f"{sample.id}{suffix}", noisy)
+        records.append({"id": sample.id, "seed": image_seed, "shape": list(clean.shape), "noisy_file": f"{sample.id}{suffix}"})
+    write_json_atomic(out / MANIFEST, {
+        "testset": cell.testset,
+        "dataset": cell.dataset,
+        "split": cell.split,
+        "noise": cell.noise,
+        "label": cell.label,
+        "noise_params": None if model is None else dict(model.params),
+        "sigma": None if model is None else getattr(model, "sigma", None),
+        "base_seed": None if model is None else seed,
+        "limit_images": cell.limit,
+        "images": records,
+    })
+    return out
+
+
+def synthesize_folder(input_dir: Path, output_dir: Path, noise_text: str, seed: int,
+                      overrides: dict[str, bool] | None = None) -> Path:
+    """Add noise to every image of a folder (the ``denoisebench synthesize`` command); writes a manifest too.
+
+    Seeds derive from the input folder's name and each file stem, so the same folder gives the same output.
+    """
+    from denoisebench.noise import derive_seed
+
+    model = build_cell_noise(noise_text, overrides or {})
+    label = model_label(noise_text)
+    dataset = Path(input_dir).resolve().name
+    records = []
+    for path in list_images(input_dir):
+        clean = read_image(path)
+        image_seed = derive_seed(dataset, path.stem, label, seed)
+        noisy = model.apply(clean, np.random.default_rng(image_seed))
+        suffix = _noisy_suffix(noisy)
+        write_image(Path(output_dir) / f"{path.stem}{suffix}", noisy)
+        records.append({"id": path.stem, "source": path.name, "seed": image_seed, "noisy_file": f"{path.stem}{suffix}"})
+    if not records:
+        raise FileNotFoundError(f"{input_dir}: no images found (readable suffixes: png, jpg, bmp, tif, npy)")
+    write_json_atomic(Path(output_dir) / MANIFEST, {
+        "input": os.fspath(input_dir), "noise": noise_text, "label": label, "noise_params": dict(model.params),
+        "base_seed": seed, "images": records,
+    })
+    return Path(output_dir)
+
+
+def model_label(noise_text: str) -> str:
+    from denoisebench.noise import parse_noise_spec
+
+    return parse_noise_spec(noise_text).label
+
+
+def read_manifest(cell_dir: Path) -> dict[str, Any]:
+    """The manifest of a synthesized cell."""
+    import json
+
+    path = cell_dir / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the synthesize stage (dvc repro synthesize)")
+    return json.loads(path.read_text(encoding="utf-8"))

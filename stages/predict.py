@@ -1,0 +1,43 @@
+"""Stage `predict@<entry>`: run one method entry on every synthesized test cell it applies to."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
+from denoisebench.methods import build_method
+from denoisebench.prediction import predict_entry
+from denoisebench.stage_support import LOG, resolve_device, setup_logging
+from denoisebench.tracking import tracked_run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entry", required=True, help="method entry of params.yaml (methods.classical/learned)")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--noisy", default="data/noisy")
+    parser.add_argument("--models", default="models")
+    parser.add_argument("--out", default="results/predictions")
+    args = parser.parse_args()
+    setup_logging()
+    params = load_params(args.params)
+    entry = method_entry(params, args.entry)
+    device = resolve_device(section(params, "predict").get("device"))
+    method = build_method(entry.method, entry.config)
+    if method.needs_training:
+        method.load(Path(args.models) / entry.entry / "model.pt")
+    with tracked_run(stage="predict", method=entry.entry, dataset=None,
+                     params={"entry": entry.entry, "method": entry.method, "config": entry.config,
+                             "profile": active_profile(params), "device": device}) as run:
+        results = predict_entry(method, entry, evaluation_plan(params), Path(args.noisy), Path(args.out) / entry.entry,
+                                device)
+        for i, result in enumerate(results):
+            LOG.info("%s on %s: %d images, %.2f s/image", entry.entry, result.cell.key, result.n_images,
+                     result.seconds / max(result.n_images, 1))
+            run.log_metrics({f"sec_per_image.{result.cell.testset}.{result.cell.label}":
+                             result.seconds / max(result.n_images, 1)}, step=i)
+
+
+if __name__ == "__main__":
+    main()
