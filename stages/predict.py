@@ -27,7 +27,7 @@ def main() -> None:
     method = build_method(entry.method, entry.config)
     if method.needs_training:
         method.load(Path(args.models) / entry.entry / "model.pt")
-    with tracked_run(stage="predict", method=entry.entry, dataset=None,
+    with tracked_run(stage="predict", method=entry.entry, dataset=None, profile=active_profile(params),
                      params={"entry": entry.entry, "method": entry.method, "config": entry.config,
                              "profile": active_profile(params), "device": device}) as run:
         results = predict_entry(method, entry, evaluation_plan(params), Path(args.noisy), Path(args.out) / entry.entry,

@@ -50,10 +50,11 @@ def main() -> None:
         "protocol": protocols["default"].to_dict(), "protocol_text": protocols["default"].describe(),
         **{f"protocol_text_{name}": p.describe() for name, p in protocols.items() if name != "default"},
         "choices": list(getattr(method_cls, "choices", ())) + [f"not evaluated on {k}: {v}" for k, v in skipped.items()],
+        "synthesis": {k: section(params, "synthesize").get(k) for k in ("seed", "clip", "quantize")},
         "train": train_summary, "git_rev": git_revision(),
     }
     summary = write_entry_results(entry, frame, meta, Path(args.metrics), Path(args.scores))
-    with tracked_run(stage="score", method=entry.entry, dataset=None,
+    with tracked_run(stage="score", method=entry.entry, dataset=None, profile=active_profile(params),
                      params={"entry": entry.entry, "profile": active_profile(params)}) as run:
         for testset, cells in summary.items():
             for label, values in cells.items():

@@ -31,12 +31,20 @@ def noise_overrides(clip: bool | None, quantize: bool | None) -> dict[str, bool]
     return {k: v for k, v in (("clip", clip), ("quantize", quantize)) if v is not None}
 
 
-def build_cell_noise(noise_text: str, overrides: dict[str, bool]) -> Any:
-    """Noise model for a spec text, with the stage's clip/quantize overrides unless the spec sets them itself."""
+def build_cell_noise(noise_text: str, overrides: dict[str, bool], data_root: Path | None = None) -> Any:
+    """Noise model for a spec text, with the stage's clip/quantize overrides unless the spec sets them itself.
+
+    The CBDNet pipeline reads its CRF tables from ``<data_root>/CBDNet_CRF`` (the ``cbdnet_crf`` dataset) unless the
+    spec names ``crf_dir``. The cell's label stays the spec's label: clip/quantize are recorded in the manifest.
+    """
     from denoisebench.noise import build_noise, parse_noise_spec
 
     spec = parse_noise_spec(noise_text)
     params = {**{k: v for k, v in overrides.items() if k not in spec.params}, **spec.params}
+    if spec.name == "cbdnet" and "crf_dir" not in params and data_root is not None:
+        from denoisebench.datasets import dataset_dir
+
+        params["crf_dir"] = str(dataset_dir("cbdnet_crf", data_root))
     return build_noise({"name": spec.name, **params})
 
 
@@ -56,7 +64,7 @@ def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, over
     if out.exists():
         shutil.rmtree(out)
     samples = list_samples(cell.dataset, data_root, split=cell.split, limit=cell.limit)
-    model = None if cell.is_real else build_cell_noise(cell.noise, overrides)
+    model = None if cell.is_real else build_cell_noise(cell.noise, overrides, data_root)
     records = []
     for sample in samples:
         clean = sample.clean()
