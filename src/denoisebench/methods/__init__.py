@@ -1,0 +1,12 @@
+"""Denoising methods behind one interface (:class:`Method`), registered by name in :data:`METHODS`.
+
+Importing this package registers every method module listed below (explicit imports, no directory scan).
+"""
+
+from denoisebench.methods.base import METHODS, DenoiseContext, Method, build_method
+from denoisebench.methods import noisy as _noisy  # noqa: F401,E402  (registration side effects only)
+from denoisebench.methods import bm3d as _bm3d  # noqa: F401,E402
+from denoisebench.methods import skimage_methods as _skimage_methods  # noqa: F401,E402
+from denoisebench.methods import dncnn as _dncnn  # noqa: F401,E402
+
+__all__ = ["METHODS", "DenoiseContext", "Method", "build_method"]

@@ -1,0 +1,178 @@
+"""DnCNN as a benchmark method: trained with the generic supervised trainer, restored from its checkpoint.
+
+Config (a ``methods:`` entry of params.yaml):
+    channels: 1 (grey) or 3 (colour), default 3.
+    depth: convolution layers, default 17 (DnCNN-S; the blind colour CDnCNN-B uses 20).
+    features: hidden channels, default 64.
+    train_noise: training noise spec, default ``"awgn:sigma=25"`` (per-sigma model); blind:
+        ``{name: awgn, sigma_range: [0, 55]}``.
+    train: optional :class:`~denoisebench.training.TrainConfig` overrides (the ``train_config`` argument of
+        :meth:`DnCNNMethod.train` takes precedence).
+    amp: autocast (float16) at inference on CUDA, default true.
+
+torch is imported lazily so that listing methods stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from denoisebench.errors import ConfigError
+from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods.base import METHODS, DenoiseContext, Method
+
+#: The paper's batch and patch size (DnCNN-S: 128 patches of 40x40); everything else is TrainConfig's default.
+DEFAULT_TRAIN: dict[str, Any] = {"batch_size": 128, "patch_size": 40}
+
+
+@METHODS.register("dncnn")
+class DnCNNMethod(Method):
+    """DnCNN (Zhang et al. 2017): residual learning of AWGN with a plain conv+BN+ReLU network."""
+
+    name = "dncnn"
+    paper = "baseline"
+    kind = "supervised"
+    needs_training = True
+    DEFAULTS: dict[str, Any] = {
+        "channels": 3, "depth": 17, "features": 64, "train_noise": "awgn:sigma=25", "train": {}, "amp": True,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.params = self._validate(self.config)
+        self._model: Any = None
+        self._device: str | None = None
+
+    @classmethod
+    def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        params = merged_config(cls.name, cls.DEFAULTS, config)
+        if params["channels"] not in (1, 3):
+            raise ConfigError(f"dncnn: channels={params['channels']!r} must be 1 (grey) or 3 (colour)")
+        for key, low in (("depth", 3), ("features", 1)):
+            if isinstance(params[key], bool) or not isinstance(params[key], int) or params[key] < low:
+                raise ConfigError(f"dncnn: {key}={params[key]!r} must be an integer >= {low}")
+        if not isinstance(params["train"], dict):
+            raise ConfigError(f"dncnn: train={params['train']!r} must be a mapping of TrainConfig keys")
+        return params
+
+    def build_network(self) -> Any:
+        """A freshly initialised :class:`~denoisebench.models.dncnn.DnCNN` of this configuration."""
+        from denoisebench.models import build_model
+
+        p = self.params
+        return build_model("dncnn", channels=p["channels"], depth=p["depth"], features=p["features"])
+
+    def parameter_count(self) -> int:
+        from denoisebench.models import count_parameters
+
+        return count_parameters(self.build_network())
+
+    def train(
+        self,
+        train_images: list[np.ndarray],
+        out_dir: Path,
+        *,
+        train_config: Any = None,
+        noise: Any = None,
+        val_images: Sequence[np.ndarray] | None = None,
+        tracking: dict[str, Any] | None = None,
+        callbacks: Sequence[Any] = (),
+        **kwargs: Any,
+    ) -> Path:
+        """Train on clean images with noise synthesised on the fly; return the path of ``model.pt``.
+
+        Args:
+            train_images: clean float32 (H, W, C) images with C == ``channels``.
+            out_dir: checkpoint folder (``state.pt`` for resuming, ``model.pt`` at the end).
+            train_config: a TrainConfig or a mapping of its keys (merged over the config's ``train``).
+            noise: a noise model object overriding ``train_noise`` (anything with ``apply``/``apply_torch``).
+            val_images: clean images for the PSNR validation curve (every ``val_every`` steps).
+            tracking: keyword arguments of ``tracked_run`` (stage, dataset, profile, enabled); None: no tracking.
+            callbacks: ``(step, logs)`` hooks passed to the trainer.
+        """
+        import torch
+
+        from denoisebench.training import TrainConfig, psnr_validator, train_model
+
+        if kwargs:
+            raise TypeError(f"dncnn.train: unexpected arguments {sorted(kwargs)}")
+        if isinstance(train_config, TrainConfig):
+            cfg = train_config
+        else:
+            cfg = TrainConfig.from_dict({**DEFAULT_TRAIN, **self.params["train"], **dict(train_config or {})})
+        bad = [i for i, img in enumerate(train_images) if np.ndim(img) != 3 or img.shape[2] != self.params["channels"]]
+        if bad:
+            raise ConfigError(
+                f"dncnn: training images {bad[:5]} do not have channels={self.params['channels']} (shape "
+                f"{np.shape(train_images[bad[0]])}); use a {'grey' if self.params['channels'] == 1 else 'colour'} "
+                "training set or change the method's channels"
+            )
+        if noise is None:
+            from denoisebench.noise import build_noise
+
+            noise = build_noise(self.params["train_noise"])
+        torch.manual_seed(cfg.seed)
+        model = self.build_network()
+        validate = psnr_validator(val_images, noise, seed=cfg.seed) if val_images else None
+        tracking = None if tracking is None else {"method": self.name, **tracking}
+        result = train_model(
+            model, train_images, noise, cfg, out_dir, validate=validate, callbacks=callbacks,
+            meta={"method": self.name, "method_config": self.params}, tracking=tracking,
+        )
+        self.last_result = result
+        self._model, self._device = model.eval(), None
+        return result.model_path
+
+    def load(self, checkpoint: Path) -> None:
+        """Restore the network and its method config from ``model.pt`` written by :meth:`train`."""
+        import torch
+
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise ConfigError(f"dncnn: checkpoint {path} not found; train the model first (dvc repro) or fix the path")
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
+            found = ckpt.get("method") if isinstance(ckpt, dict) else None
+            raise ConfigError(
+                f"dncnn: {path} is not a DnCNN model checkpoint (method={found!r}); "
+                "give the model.pt written by training"
+            )
+        self.config = dict(ckpt["method_config"])
+        self.params = self._validate(self.config)
+        model = self.build_network()
+        model.load_state_dict(ckpt["model"])
+        self._model, self._device = model.eval(), None
+        self.summary = ckpt.get("summary", {})
+
+    def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
+        import torch
+
+        if self._model is None:
+            raise ConfigError("dncnn: no trained network; call train() or load a checkpoint (CLI: --checkpoint PATH)")
+        image = check_image(self.name, noisy)
+        if image.shape[2] != self.params["channels"]:
+            raise ConfigError(
+                f"dncnn: this model takes {self.params['channels']}-channel images, got {image.shape[2]} channels; "
+                "use a model trained for this kind of image"
+            )
+        device = context.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        cuda = device.startswith("cuda")
+        if self._device != device:
+            self._model.to(device)
+            if cuda:
+                self._model.to(memory_format=torch.channels_last)
+            self._device = device
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            # The residual may run in float16; the subtraction y - R(y) stays in float32.
+            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.params["amp"]):
+                residual = self._model.residual(x)
+            out = x - residual.float()
+        return out[0].cpu().numpy().transpose(1, 2, 0).copy()

@@ -1,0 +1,266 @@
+"""MLflow tracking: one run per stage execution, in a store located by absolute path.
+
+The default store is ``sqlite:///<repo root>/mlflow.db`` (artifacts in ``<repo root>/mlartifacts``), so
+``mlflow ui`` started from the repository root shows every run. ``MLFLOW_TRACKING_URI`` overrides it (a
+tracking server, another file). The repository root is ``DENOISEBENCH_ROOT`` when set, else the nearest folder
+above the working directory that holds ``dvc.yaml``. Queued DVC experiments run in a temporary copy of the
+repository: set ``MLFLOW_TRACKING_URI`` or ``DENOISEBENCH_ROOT`` to keep their runs in the main store.
+
+MLflow is imported lazily, with telemetry off. ``tracked_run(..., enabled=False)`` or env
+``DENOISEBENCH_TRACKING=0`` gives a no-op run with the same API (fast tests, quick experiments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+EXPERIMENT_NAME = "denoisebench"
+ROOT_MARKER = "dvc.yaml"
+_PARAM_VALUE_LIMIT = 6000  # MLflow truncates longer param values
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """``DENOISEBENCH_ROOT`` if set, else the nearest folder at or above ``start`` (default cwd) holding dvc.yaml.
+
+    Falls back to ``start`` itself when no such folder exists.
+    """
+    env = os.environ.get("DENOISEBENCH_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ROOT_MARKER).is_file():
+            return folder
+    return here
+
+
+def tracking_uri(repo_root: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<absolute repo root>/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = Path(repo_root).resolve() if repo_root is not None else find_repo_root()
+    return f"sqlite:///{(root / 'mlflow.db').as_posix()}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Absolute artifact folder beside a SQLite store (``<db folder>/mlartifacts``), None for other stores."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///") :])
+    return (db.parent / "mlartifacts").resolve().as_uri()
+
+
+def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested dict -> ``{"a.b": "value"}`` with MLflow's string form of every value."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, prefix=f"{name}."))
+        else:
+            flat[name] = str(value)[:_PARAM_VALUE_LIMIT]
+    return flat
+
+
+def git_revision(cwd: Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of ``cwd`` (or the working directory), None when git or a repository is missing."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rev = out.stdout.strip()
+    return rev if out.returncode == 0 and rev else None
+
+
+def tracking_enabled(enabled: bool = True) -> bool:
+    """False when ``enabled`` is False or env ``DENOISEBENCH_TRACKING`` is 0/false/no/off."""
+    flag = os.environ.get("DENOISEBENCH_TRACKING", "1").strip().lower()
+    return enabled and flag not in {"0", "false", "no", "off"}
+
+
+def _mlflow() -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    return mlflow
+
+
+class NullRun:
+    """A run that records nothing; same API as :class:`TrackedRun`."""
+
+    run_id: str | None = None
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Ignore metrics."""
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Ignore params."""
+
+    def log_image(self, image: np.ndarray, name: str) -> None:
+        """Ignore an image."""
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Ignore a file."""
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Ignore tags."""
+
+
+class TrackedRun:
+    """An open MLflow run, written through an ``MlflowClient`` (no global active-run state).
+
+    Args:
+        client: the MLflow client of the store.
+        run_id: the run's id.
+    """
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+        self._params: dict[str, str] = dict(client.get_run(run_id).data.params)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Log numeric metrics at ``step`` (non-finite values are logged as they are; None values are skipped)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [
+            Metric(key, float(value), now, int(step or 0)) for key, value in metrics.items() if value is not None
+        ]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Log (flattened) params; keys already logged with the same value are skipped.
+
+        A key already logged with a *different* value is not re-logged (MLflow forbids it): a warning names it.
+        """
+        from mlflow.entities import Param
+
+        new: list[Any] = []
+        for key, value in flatten_params(params).items():
+            old = self._params.get(key)
+            if old is None:
+                new.append(Param(key, value))
+                self._params[key] = value
+            elif old != value:
+                warnings.warn(
+                    f"MLflow run {self.run_id}: param {key!r} was logged as {old!r}; keeping it and ignoring the new "
+                    f"value {value!r} (params are immutable; start a fresh run to change it)",
+                    stacklevel=2,
+                )
+        for start in range(0, len(new), 100):  # MLflow's per-batch param limit
+            self.client.log_batch(self.run_id, params=new[start : start + 100])
+
+    def log_image(self, image: np.ndarray, name: str) -> None:
+        """Log an (H, W, C) float image in [0, 1] as ``images/<name>.png`` (clipped and rounded to uint8)."""
+        from denoisebench.imageio import to_uint8
+
+        arr = to_uint8(np.asarray(image))
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        self.client.log_image(self.run_id, arr, artifact_file=f"images/{name}.png")
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts."""
+        self.client.log_artifact(self.run_id, str(path), artifact_path=artifact_path)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Set tags (None values are skipped)."""
+        for key, value in tags.items():
+            if value is not None:
+                self.client.set_tag(self.run_id, key, str(value))
+
+
+def _experiment_id(client: Any, uri: str) -> str:
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root(uri))
+    except Exception:  # another process created it meanwhile
+        experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def _reopen(client: Any, run_id: str) -> bool:
+    """Mark an existing run RUNNING again; False when the store does not know it."""
+    try:
+        client.get_run(run_id)
+    except Exception:
+        warnings.warn(f"MLflow run {run_id} not found in {client.tracking_uri}; starting a new run", stacklevel=3)
+        return False
+    client.update_run(run_id, status="RUNNING")
+    return True
+
+
+@contextlib.contextmanager
+def tracked_run(
+    stage: str,
+    method: str,
+    dataset: str | None,
+    params: dict[str, Any],
+    run_id: str | None = None,
+    enabled: bool = True,
+    profile: str | None = None,
+) -> Iterator[TrackedRun | NullRun]:
+    """Open an MLflow run for one stage execution (or reopen ``run_id`` to resume it).
+
+    Params are logged when the run is new; a resumed run keeps its params (identical keys are skipped, a changed
+    value warns). The run ends FINISHED, or FAILED when the block raises.
+
+    Args:
+        stage: DVC stage name (``train``, ``predict``, ...).
+        method: method or table entry name.
+        dataset: dataset or test-set name, if any.
+        params: the run's params (nested dicts are flattened with dots).
+        run_id: a previous run to reopen (resumed training).
+        enabled: False gives a :class:`NullRun`.
+        profile: the params profile (demo/quick/paper), tagged when given.
+    """
+    if not tracking_enabled(enabled):
+        yield NullRun()
+        return
+    mlflow = _mlflow()
+    uri = tracking_uri()
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    resumed = run_id is not None and _reopen(client, run_id)
+    if not resumed:
+        name = "-".join(str(part) for part in (stage, method, dataset) if part)
+        run_id = client.create_run(_experiment_id(client, uri), run_name=name).info.run_id
+    assert run_id is not None
+    run = TrackedRun(client, run_id)
+    revision = git_revision(find_repo_root())
+    run.set_tags(
+        {
+            "stage": stage,
+            "method": method,
+            "dataset": dataset,
+            "profile": profile,
+            "git_revision": revision,
+            "mlflow.source.git.commit": revision,
+            "dvc_exp_name": os.environ.get("DVC_EXP_NAME"),
+        }
+    )
+    if not resumed:
+        run.log_params(params)
+    status = "FAILED"
+    try:
+        yield run
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status=status)
+

@@ -1,0 +1,337 @@
+"""The generic supervised trainer: random clean patches, noise on the fly, checkpoints that resume exactly.
+
+The data stream is a pure function of ``(seed, step)``: step ``s`` draws its patches with
+``np.random.default_rng([seed, s, 0])`` and its noise with a torch generator seeded from ``[seed, s, 2]`` (or
+``default_rng([seed, s, 1])`` for noise models without ``apply_torch``). A resumed run therefore sees exactly the
+batches an uninterrupted run would, and batches can be prepared ahead in worker threads without changing them.
+
+Files in ``out_dir``: ``state.pt`` (everything needed to resume, written atomically every ``checkpoint_every``
+steps and at the end) and ``model.pt`` (final weights, caller metadata and a training summary, written atomically
+at the end).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from denoisebench.fsutil import atomic_path
+from denoisebench.training.config import AMP_DTYPES, LOSSES, OPTIMIZERS, RESULT_NEUTRAL, TrainConfig
+from denoisebench.training.patches import PatchSampler
+
+log = logging.getLogger(__name__)
+
+STATE_FILE, MODEL_FILE = "state.pt", "model.pt"
+STATE_FORMAT, MODEL_FORMAT = "denoisebench-train-state/1", "denoisebench-model/1"
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], "tuple[torch.Tensor, dict[str, torch.Tensor]]"]
+Validator = Callable[[nn.Module, int], "dict[str, float]"]
+Callback = Callable[[int, "dict[str, float]"], None]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` did: the checkpoint, steps, throughput and the MLflow run."""
+
+    model_path: Path
+    steps: int
+    resumed_from: int | None
+    patches_per_second: float
+    final_loss: float | None
+    run_id: str | None
+    config_hash: str
+
+
+def mse_loss_fn(name: str = "mse") -> LossFn:
+    """The default hook: ``LOSSES[name](model(noisy), clean)``, logged as "loss"."""
+    criterion = LOSSES.get(name)
+
+    def loss_fn(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
+        loss = criterion(model(noisy), clean)
+        return loss, {"loss": loss.detach()}
+
+    return loss_fn
+
+
+def step_seed(seed: int, step: int, stream: int) -> int:
+    """A 63-bit seed for ``stream`` of step ``step`` (independent of every other step and stream)."""
+    return int(np.random.SeedSequence([seed, step, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def data_fingerprint(images: Sequence[np.ndarray]) -> str:
+    """sha256 over the shapes and float32 bytes of the training images (part of the resume hash)."""
+    digest = hashlib.sha256()
+    for img in images:
+        arr = np.ascontiguousarray(img, dtype=np.float32)
+        digest.update(repr(arr.shape).encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def config_hash(cfg: TrainConfig, meta: dict[str, Any], noise_params: Any, fingerprint: str) -> str:
+    """Hash of everything that determines the trained weights (:data:`RESULT_NEUTRAL` fields excluded)."""
+    train = {k: v for k, v in cfg.to_dict().items() if k not in RESULT_NEUTRAL}
+    blob = json.dumps({"train": train, "meta": meta, "noise": noise_params, "data": fingerprint}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Batches:
+    """Clean patches (and numpy noise when the noise model has no torch path) per step, optionally prefetched."""
+
+    def __init__(self, sampler: PatchSampler, noise: Any, cfg: TrainConfig, torch_noise: bool) -> None:
+        self.sampler, self.noise, self.cfg, self.torch_noise = sampler, noise, cfg, torch_noise
+
+    def make(self, step: int) -> tuple[np.ndarray, np.ndarray | None]:
+        clean = self.sampler.sample(self.cfg.batch_size, np.random.default_rng([self.cfg.seed, step, 0]))
+        if self.torch_noise:
+            return clean, None
+        rng = np.random.default_rng([self.cfg.seed, step, 1])
+        noisy = np.stack([self.noise.apply(p.transpose(1, 2, 0), rng).transpose(2, 0, 1) for p in clean])
+        return clean, noisy.astype(np.float32, copy=False)
+
+    def iterate(self, first: int, last: int) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        if self.cfg.num_workers == 0:
+            for step in range(first, last + 1):
+                yield (step, *self.make(step))
+            return
+        ahead = 2 * self.cfg.num_workers
+        with cf.ThreadPoolExecutor(self.cfg.num_workers, thread_name_prefix="patches") as pool:
+            queue: collections.deque = collections.deque()
+            nxt = first
+            while nxt <= last or queue:
+                while nxt <= last and len(queue) < ahead:
+                    queue.append((nxt, pool.submit(self.make, nxt)))
+                    nxt += 1
+                step, future = queue.popleft()
+                yield (step, *future.result())
+
+
+def _has_torch_noise(noise: Any, device: torch.device, channels: int) -> bool:
+    """True when ``noise.apply_torch`` exists and works (NotImplementedError -> numpy path)."""
+    if not hasattr(noise, "apply_torch"):
+        return False
+    probe = torch.full((1, channels, 8, 8), 0.5, device=device)
+    try:
+        noise.apply_torch(probe, torch.Generator(device=device).manual_seed(0))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt file cannot be resumed; training restarts
+        log.warning("%s: unreadable checkpoint (%s); starting fresh", path, exc)
+        return None
+    if state.get("format") != STATE_FORMAT or state.get("config_hash") != digest:
+        log.warning("%s: written for another config (hash %s, now %s); starting fresh",
+                    path, state.get("config_hash"), digest)
+        return None
+    if state["step"] > iterations:
+        log.warning("%s: at step %d, beyond iterations=%d; starting fresh", path, state["step"], iterations)
+        return None
+    log.info("%s: resuming from step %d", path, state["step"])
+    return state
+
+
+def _save(obj: dict[str, Any], path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
+def train_model(
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    noise: Any,
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    loss_fn: LossFn | None = None,
+    validate: Validator | None = None,
+    callbacks: Sequence[Callback] = (),
+    meta: dict[str, Any] | None = None,
+    tracking: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` on noisy/clean patch pairs; resume from ``out_dir/state.pt`` when it matches.
+
+    Args:
+        model: maps a noisy (N, C, H, W) batch to its clean estimate (used by the default loss).
+        images: clean float32 (H, W, C) training images.
+        noise: a noise model: ``apply(img, rng)`` and optionally ``apply_torch(batch, generator)``.
+        config: the schedule.
+        out_dir: where ``state.pt`` and ``model.pt`` go.
+        loss_fn: ``(model, noisy, clean, step) -> (loss, logs)``; default: ``config.loss`` of model(noisy) vs clean.
+        validate: ``(model, step) -> metrics`` run in eval mode every ``config.val_every`` steps and at the end.
+        callbacks: ``(step, logs)`` after each step (and after that step's checkpoint).
+        meta: caller metadata stored in both checkpoints and hashed (e.g. ``{"method": ..., "method_config": ...}``).
+        tracking: keyword arguments of :func:`denoisebench.tracking.tracked_run` (stage, method, dataset, profile,
+            enabled) plus optional extra ``params``; None disables tracking.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    from tqdm.auto import tqdm
+
+    from denoisebench.tracking import tracked_run
+
+    cfg = config
+    meta = json.loads(json.dumps(meta or {}, default=str))  # plain types only: checkpoints load with weights_only
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = cfg.resolved_device()
+    cuda = device.type == "cuda"
+    sampler = PatchSampler(images, cfg.patch_size, augment=cfg.augment)
+    model.to(device)
+    if cuda and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = OPTIMIZERS.get(cfg.optimizer)(model.parameters(), cfg)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.milestones), cfg.gamma)
+    amp = cfg.amp and cuda
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and cfg.amp_dtype == "float16")
+    loss_fn = loss_fn or mse_loss_fn(cfg.loss)
+    noise_params = getattr(noise, "params", None) or type(noise).__name__
+    digest = config_hash(cfg, meta, noise_params, data_fingerprint(images))
+
+    state_path = out / STATE_FILE
+    state = _load_state(state_path, digest, cfg.iterations)
+    start, run_id = 0, None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if cuda and state["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        start, run_id = int(state["step"]), state.get("run_id")
+
+    def snapshot(step: int, run: Any) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT, "step": step, "model": _cpu_state_dict(model),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if cuda else []},
+            "config": cfg.to_dict(), "config_hash": digest, "meta": meta, "run_id": run.run_id,
+        }
+
+    track = dict(tracking or {"enabled": False})
+    extra_params = track.pop("params", {})
+    track.setdefault("stage", "train")
+    track.setdefault("method", meta.get("method", type(model).__name__))
+    track.setdefault("dataset", None)
+    params = {"train": cfg.to_dict(), "meta": meta, "noise": noise_params, "config_hash": digest,
+              "n_train_images": len(sampler), **extra_params}
+    batches = _Batches(sampler, noise, cfg, torch_noise=_has_torch_noise(noise, device, sampler.channels))
+    autocast = torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype], enabled=amp)
+    bar = tqdm(total=cfg.iterations, initial=start, disable=not (cfg.progress and sys.stderr.isatty()),
+               desc=f"train {track['method']}", dynamic_ncols=True)
+    sums: dict[str, torch.Tensor] = {}
+    window, final_loss, step = 0, None, start
+    t_start = t_window = time.perf_counter()
+    with tracked_run(params=params, run_id=run_id, **track) as run:
+        model.train()
+        for step, clean_np, noisy_np in batches.iterate(start + 1, cfg.iterations):
+            clean = torch.from_numpy(clean_np).to(device, non_blocking=True)
+            if noisy_np is None:
+                gen = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, 2))
+                noisy = noise.apply_torch(clean, gen)
+            else:
+                noisy = torch.from_numpy(noisy_np).to(device, non_blocking=True)
+            if cuda and cfg.channels_last:
+                clean, noisy = (t.contiguous(memory_format=torch.channels_last) for t in (clean, noisy))
+            with autocast:
+                loss, logs = loss_fn(model, noisy, clean, step)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + torch.as_tensor(value).detach().float()
+            window += 1
+            step_logs: dict[str, float] = {}
+            if step % cfg.log_every == 0 or step == cfg.iterations:
+                now = time.perf_counter()
+                step_logs = {k: float(v) / window for k, v in sums.items()}
+                step_logs["lr"] = optimizer.param_groups[0]["lr"]
+                step_logs["patches_per_s"] = window * cfg.batch_size / max(now - t_window, 1e-9)
+                final_loss = step_logs.get("loss", final_loss)
+                run.log_metrics(step_logs, step=step)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in step_logs.items() if k != "lr"})
+                sums, window, t_window = {}, 0, now
+            if validate is not None and cfg.val_every and step % cfg.val_every == 0:
+                _validate(model, validate, step, run)
+            if step % cfg.checkpoint_every == 0 and step != cfg.iterations:
+                _save(snapshot(step, run), state_path)
+            bar.update(1)
+            for callback in callbacks:
+                callback(step, step_logs)
+        bar.close()
+        elapsed = time.perf_counter() - t_start
+        done = cfg.iterations - start
+        throughput = done * cfg.batch_size / elapsed if done else 0.0
+        val_metrics = _validate(model, validate, cfg.iterations, run) if validate is not None and done else {}
+        _save(snapshot(cfg.iterations, run), state_path)
+        summary = {"steps": cfg.iterations, "resumed_from": start or None, "patches_per_second": throughput,
+                   "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
+                   "run_id": run.run_id, "torch": str(torch.__version__), **val_metrics}
+        _save({"format": MODEL_FORMAT, "model": _cpu_state_dict(model), **meta, "train_config": cfg.to_dict(),
+               "summary": summary}, out / MODEL_FILE)
+        if done:
+            run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
+    return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest)
+
+
+def _validate(model: nn.Module, validate: Validator, step: int, run: Any) -> dict[str, float]:
+    model.eval()
+    try:
+        metrics = validate(model, step)
+    finally:
+        model.train()
+    run.log_metrics(metrics, step=step)
+    return metrics
+
+
+def psnr_validator(images: Sequence[np.ndarray], noise: Any, seed: int = 0, max_images: int = 4) -> Validator:
+    """A validation callback: mean PSNR (dB, clipped float output, peak 1) on fixed noisy copies of a few images.
+
+    The noisy inputs are drawn once with ``default_rng([seed, i])``; this is a training curve, not the benchmark's
+    scored metric.
+    """
+    chosen = list(images[:max_images])
+    noisy = [noise.apply(img, np.random.default_rng([seed, i])).astype(np.float32) for i, img in enumerate(chosen)]
+
+    def validate(model: nn.Module, step: int) -> dict[str, float]:
+        device = next(model.parameters()).device
+        scores = []
+        with torch.inference_mode():
+            for clean, inp in zip(chosen, noisy):
+                x = torch.from_numpy(inp.transpose(2, 0, 1)[None].copy()).to(device)
+                pred = model(x).float().clamp(0, 1)[0].cpu().numpy().transpose(1, 2, 0)
+                mse = float(np.mean((pred.astype(np.float64) - clean) ** 2))
+                scores.append(10 * np.log10(1.0 / max(mse, 1e-12)))
+        return {"val_psnr": float(np.mean(scores))}
+
+    return validate
