@@ -1,0 +1,48 @@
+"""Stage `train@<entry>`: train one learned method entry on its profile's training set (resumes if interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
+from denoisebench.fsutil import write_json_atomic
+from denoisebench.methods import build_method
+from denoisebench.stage_support import LOG, setup_logging
+
+DATA_KEYS = ("dataset", "split", "limit_images")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entry", required=True, help="learned method entry of params.yaml (methods.learned)")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="models")
+    args = parser.parse_args()
+    setup_logging()
+    from denoisebench.datasets import list_samples
+
+    params = load_params(args.params)
+    entry = method_entry(params, args.entry)
+    settings = train_settings(params, entry.entry)
+    dataset, split, limit = (settings.pop(key, None) for key in DATA_KEYS)
+    images = [sample.clean() for sample in list_samples(dataset, data_root(params), split=split, limit=limit)]
+    LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
+    method = build_method(entry.method, entry.config)
+    out_dir = Path(args.out) / entry.entry
+    method.train(images, out_dir, train_config=settings,
+                 tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
+                           "method": entry.entry})
+    result = method.last_result
+    write_json_atomic(out_dir / "summary.json", {
+        "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
+        "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
+        "patches_per_second": round(result.patches_per_second, 2), "final_loss": result.final_loss,
+        "schedule": settings,
+    })
+    LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
+             result.final_loss)
+
+
+if __name__ == "__main__":
+    main()
