@@ -37,7 +37,8 @@ def main() -> None:
     write_json_atomic(out_dir / "summary.json", {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
-        "patches_per_second": round(result.patches_per_second, 2), "final_loss": result.final_loss,
+        "patches_per_second": round(result.patches_per_second, 2),
+        "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
     })
     LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
