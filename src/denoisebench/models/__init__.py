@@ -26,5 +26,9 @@ def count_parameters(model: nn.Module) -> int:
 
 
 from denoisebench.models import dncnn as _dncnn  # noqa: E402,F401  (registers "dncnn")
+from denoisebench.models import ffdnet as _ffdnet  # noqa: E402,F401  (registers "ffdnet")
+from denoisebench.models import multiscale as _multiscale  # noqa: E402,F401  (registers "multiscale", paper 004)
+from denoisebench.models import dae as _dae  # noqa: E402,F401  (registers "dae", paper 000)
+from denoisebench.models import cbdnet as _cbdnet  # noqa: E402,F401  (registers "cbdnet", paper 000)
 
 __all__ = ["MODELS", "build_model", "count_parameters"]
