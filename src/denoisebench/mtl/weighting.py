@@ -1,0 +1,218 @@
+"""Loss weightings of strategy 1 (one network, all sub-task losses combined), registered in :data:`WEIGHTINGS`.
+
+The paper: "a linear layer output to perform a weighted sum for different tasks, and the weights alpha are
+automatically optimized through network training", with the objective of its eq. 7,
+argmin over alpha, theta_s of || sum_t alpha_t grad_{theta_s} L_t || (the MGDA form of Sener & Koltun, its [22]).
+Learning an unconstrained alpha by descending sum_t alpha_t L_t collapses (alpha -> 0 or -inf), so:
+
+- ``slw`` (the faithful reading, method-specs 3(b)): alpha = softmax(w), w the bias-free weight layer; every
+  step, w takes ``inner_steps`` gradient steps (rate ``lr``) on the min-norm objective alpha^T G alpha, G the Gram
+  matrix of the per-task gradients of the shared parameters (scaled by each task's running mean loss, the MGDA
+  "loss+" normalisation, and by the mean of its diagonal so ``lr`` is scale-free); theta is then updated with
+  sum_t alpha_t L_t, alpha detached. w persists across steps, so alpha is learned, not re-solved.
+- ``mgda``: the exact min-norm alpha of every batch (Sener & Koltun's Frank-Wolfe solver), an ablation.
+- ``uncertainty``: Kendall et al. (the paper's [17]): sum_t exp(-s_t) L_t + s_t with learnable s_t.
+- ``equal``: fixed alpha_t = 1/T, the control.
+
+With ``normalize`` (default, all but ``uncertainty``) the combined loss is sum_t alpha_t (Lbar_0 / Lbar_t) L_t, Lbar
+the running means (EMA) of the task losses and task 0 the MSE: every task contributes on the MSE's scale, and
+alpha = (1, 0, 0) gives exactly the MSE loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from denoisebench.errors import ConfigError
+from denoisebench.registry import Registry
+
+WEIGHTINGS: Registry[type[Weighting]] = Registry("loss weighting")
+
+
+def min_norm_weights(gram: torch.Tensor, iterations: int = 250, tol: float = 1e-10) -> torch.Tensor:
+    """The point of the simplex minimising alpha^T G alpha (the min-norm element of the gradients' convex hull).
+
+    Two tasks use the closed form alpha_1 = clip((g2 - g1).g2 / |g1 - g2|^2, 0, 1); more tasks use Frank-Wolfe
+    with exact line search (Sener & Koltun 2018, Algorithm 2), starting from uniform weights.
+    """
+    g = gram.double()
+    t = g.shape[0]
+    if g.shape != (t, t) or t < 1:
+        raise ValueError(f"min_norm_weights: need a square Gram matrix, got shape {tuple(gram.shape)}")
+    if t == 1:
+        return torch.ones(1, dtype=gram.dtype, device=gram.device)
+    if t == 2:
+        denom = g[0, 0] - 2 * g[0, 1] + g[1, 1]
+        a = torch.clamp((g[1, 1] - g[0, 1]) / denom, 0.0, 1.0) if denom > 0 else torch.tensor(0.5, dtype=g.dtype)
+        return torch.stack([a, 1 - a]).to(gram.dtype)
+    alpha = torch.full((t,), 1.0 / t, dtype=g.dtype, device=g.device)
+    for _ in range(iterations):
+        g_alpha = g @ alpha
+        k = int(torch.argmin(g_alpha))
+        a, b, c = alpha @ g_alpha, g_alpha[k], g[k, k]
+        denom = a - 2 * b + c
+        gamma = torch.clamp((a - b) / denom, 0.0, 1.0) if denom > 0 else torch.tensor(0.0, dtype=g.dtype)
+        step = gamma * (torch.nn.functional.one_hot(torch.tensor(k), t).to(g.dtype) - alpha)
+        alpha = alpha + step
+        if float(step.abs().sum()) < tol:
+            break
+    return alpha.to(gram.dtype)
+
+
+class Weighting(nn.Module):
+    """Base class: running loss means (for normalisation) and the combination sum_t alpha_t L_t.
+
+    Args:
+        tasks: task names, in the order of the loss vectors (task 0 sets the scale: the MSE).
+        normalize: scale each task by Lbar_0 / Lbar_t (running means) in the combination and the Gram matrix.
+        ema: decay of the running means.
+
+    Subclasses implement :meth:`alpha` and set ``needs_gradients`` when they read the per-task Gram matrix.
+    """
+
+    needs_gradients: ClassVar[bool] = False
+    default_normalize: ClassVar[bool] = True
+
+    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, ema: float = 0.99) -> None:
+        super().__init__()
+        if len(tasks) < 1:
+            raise ConfigError("loss weighting: need at least one task")
+        if not 0.0 <= ema < 1.0:
+            raise ConfigError(f"loss weighting: ema={ema} must be in [0, 1)")
+        self.tasks = tuple(tasks)
+        self.normalize = self.default_normalize if normalize is None else bool(normalize)
+        self.ema = float(ema)
+        self.register_buffer("running", torch.ones(len(tasks)))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+
+    def _update_running(self, losses: torch.Tensor) -> None:
+        with torch.no_grad():
+            value = losses.detach().float().clamp_min(1e-12).to(self.running.device)
+            if int(self.seen) == 0:
+                self.running.copy_(value)
+            else:
+                self.running.mul_(self.ema).add_((1.0 - self.ema) * value)
+            self.seen += 1
+
+    def scales(self) -> torch.Tensor:
+        """Per-task factors applied to the losses: Lbar_0 / Lbar_t with ``normalize``, else ones."""
+        if not self.normalize:
+            return torch.ones_like(self.running)
+        return self.running[0] / self.running
+
+    def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
+        """The task weights (T,) for this step; they sum to 1."""
+        raise NotImplementedError
+
+    def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Combined loss and the (detached) weights, from the (T,) task losses and the raw Gram matrix."""
+        if losses.shape != (len(self.tasks),):
+            raise ValueError(f"loss weighting: expected {len(self.tasks)} task losses, got shape {tuple(losses.shape)}")
+        if self.needs_gradients and gram is None:
+            raise ValueError(f"loss weighting {type(self).__name__}: needs the Gram matrix of the task gradients")
+        self._update_running(losses)
+        scales = self.scales().to(losses.dtype)
+        if gram is not None:
+            gram = gram.detach().float() * torch.outer(scales, scales).to(gram.device) / self.running[0] ** 2
+        alpha = self.alpha(gram).detach().to(losses.dtype)
+        return (alpha * scales * losses).sum(), alpha
+
+    def extra_logs(self) -> dict[str, torch.Tensor]:
+        """Additional per-task quantities to log (e.g. Kendall's s_t)."""
+        return {}
+
+
+@WEIGHTINGS.register("equal")
+class EqualWeighting(Weighting):
+    """Fixed alpha_t = 1/T (the control)."""
+
+    def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
+        return torch.full((len(self.tasks),), 1.0 / len(self.tasks), device=self.running.device)
+
+
+@WEIGHTINGS.register("mgda")
+class MGDAWeighting(Weighting):
+    """Exact min-norm weights of every batch (Sener & Koltun); an ablation of ``slw``."""
+
+    needs_gradients = True
+
+    def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
+        assert gram is not None
+        return min_norm_weights(gram)
+
+
+@WEIGHTINGS.register("slw")
+class SelfLearningWeight(Weighting):
+    """The paper's self-learning weight layer: alpha = softmax(w), w descending the min-norm objective of eq. 7.
+
+    Args:
+        lr: step size of w's gradient descent.
+        inner_steps: descent steps of w per training step.
+    """
+
+    needs_gradients = True
+
+    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, ema: float = 0.99, lr: float = 0.1,
+                 inner_steps: int = 1) -> None:
+        super().__init__(tasks, normalize, ema)
+        if lr <= 0 or inner_steps < 1:
+            raise ConfigError(f"slw weighting: need lr > 0 and inner_steps >= 1, got lr={lr}, inner_steps={inner_steps}")
+        self.lr, self.inner_steps = float(lr), int(inner_steps)
+        self.register_buffer("logits", torch.zeros(len(tasks)))  # w, updated by its own rule (not the optimizer)
+
+    def min_norm_step(self, gram: torch.Tensor) -> None:
+        """``inner_steps`` gradient steps of w on alpha^T G alpha, G scaled by the mean of its diagonal."""
+        g = gram.float().to(self.logits.device)
+        g = g / g.diagonal().mean().clamp_min(1e-30)
+        with torch.enable_grad():
+            w = self.logits.detach().clone().requires_grad_(True)
+            for _ in range(self.inner_steps):
+                a = torch.softmax(w, dim=0)
+                (grad,) = torch.autograd.grad(a @ g @ a, w)
+                w = (w - self.lr * grad).detach().requires_grad_(True)
+        self.logits.copy_(w.detach())
+
+    def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
+        assert gram is not None
+        self.min_norm_step(gram)
+        return torch.softmax(self.logits, dim=0)
+
+
+@WEIGHTINGS.register("uncertainty")
+class UncertaintyWeighting(Weighting):
+    """Kendall, Gal & Cipolla 2018: L = sum_t exp(-s_t) L_t + s_t, s_t learnable (trained with the network).
+
+    The logged alpha is exp(-s_t) normalised to sum 1; the raw s_t are logged too.
+    """
+
+    default_normalize = False
+
+    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, ema: float = 0.99,
+                 init: float = 0.0) -> None:
+        super().__init__(tasks, normalize, ema)
+        self.log_vars = nn.Parameter(torch.full((len(tasks),), float(init)))
+
+    def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
+        return torch.softmax(-self.log_vars.detach(), dim=0)
+
+    def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        self._update_running(losses)
+        s = self.log_vars.to(losses.dtype)
+        total = (torch.exp(-s) * self.scales().to(losses.dtype) * losses + s).sum()
+        return total, self.alpha(None)
+
+    def extra_logs(self) -> dict[str, torch.Tensor]:
+        return {f"s_{t}": self.log_vars.detach()[i] for i, t in enumerate(self.tasks)}
+
+
+def build_weighting(name: str, tasks: Sequence[str], **params: Any) -> Weighting:
+    """The registered weighting ``name`` for ``tasks``; bad parameters raise ConfigError naming them."""
+    cls = WEIGHTINGS.get(name)
+    try:
+        return cls(tasks, **params)
+    except TypeError as exc:
+        raise ConfigError(f"loss weighting {name!r}: {exc}") from exc
