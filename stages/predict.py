@@ -37,6 +37,23 @@ def main() -> None:
                      result.seconds / max(result.n_images, 1))
             run.log_metrics({f"sec_per_image.{result.cell.testset}.{result.cell.label}":
                              result.seconds / max(result.n_images, 1)}, step=i)
+            log_sample(run, Path(args.noisy), Path(args.out) / entry.entry, result.cell)
+
+
+def log_sample(run, noisy_root: Path, pred_root: Path, cell) -> None:
+    """Log the first image of a cell (noisy input beside the restored output) as an MLflow sample image."""
+    import numpy as np
+
+    from denoisebench.imageio import read_image
+    from denoisebench.synthesis import read_manifest
+
+    images = read_manifest(noisy_root / cell.testset / cell.label)["images"]
+    if not images:
+        return
+    first = images[0]
+    noisy = read_image(noisy_root / cell.testset / cell.label / "noisy" / first["noisy_file"])
+    restored = read_image(pred_root / cell.testset / cell.label / f"{first['id']}.npy")
+    run.log_image(np.concatenate([noisy, restored], axis=1), f"{cell.testset}_{cell.label}_{first['id']}")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import pandas as pd
 
 from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
 from denoisebench.methods import METHODS
-from denoisebench.result_files import git_revision, score_cell, write_entry_results
+from denoisebench.result_files import score_cell, write_entry_results
 from denoisebench.stage_support import LOG, setup_logging
-from denoisebench.tracking import tracked_run
+from denoisebench.tracking import git_revision, tracked_run
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
         **{f"protocol_text_{name}": p.describe() for name, p in protocols.items() if name != "default"},
         "choices": list(getattr(method_cls, "choices", ())) + [f"not evaluated on {k}: {v}" for k, v in skipped.items()],
         "synthesis": {k: section(params, "synthesize").get(k) for k in ("seed", "clip", "quantize")},
-        "train": train_summary, "git_rev": git_revision(),
+        "train": train_summary, "git_rev": git_revision() or "unknown",
     }
     summary = write_entry_results(entry, frame, meta, Path(args.metrics), Path(args.scores))
     with tracked_run(stage="score", method=entry.entry, dataset=None, profile=active_profile(params),

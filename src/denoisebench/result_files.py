@@ -10,7 +10,6 @@ Per method entry:
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +45,6 @@ def summarize_cells(frame: pd.DataFrame) -> dict[str, dict[str, dict[str, float]
         cell["sec_per_image"] = round(float(group["seconds"].mean()), 4) if group["seconds"].notna().any() else None
         summary.setdefault(str(testset), {})[str(noise)] = cell
     return summary
-
-
-def git_revision(cwd: Path | None = None) -> str:
-    """``git rev-parse HEAD`` or "unknown" outside a repository."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
 
 
 def write_entry_results(entry: MethodEntry, frame: pd.DataFrame, meta: dict[str, Any], metrics_dir: Path,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from denoisebench.config import active_profile, evaluation_plan, method_entries, section, train_settings
@@ -15,18 +14,6 @@ LOG = logging.getLogger("denoisebench")
 def setup_logging() -> None:
     """Plain INFO logging to stderr, one line per message."""
     logging.basicConfig(level=os.environ.get("DENOISEBENCH_LOGLEVEL", "INFO"), format="%(levelname)s %(message)s")
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The folder holding ``dvc.yaml`` (env ``DENOISEBENCH_ROOT`` wins), searched upwards from ``start``/cwd."""
-    env = os.environ.get("DENOISEBENCH_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dvc.yaml").is_file():
-            return folder
-    return here
 
 
 def resolve_device(name: str | None) -> str:

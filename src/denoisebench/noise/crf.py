@@ -36,7 +36,6 @@ def nearest_lookup(values: np.ndarray, grid: np.ndarray, table: np.ndarray) -> n
         float32 array of ``values``' shape.
     """
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
-    last = grid.shape[0] - 1
     upper = _first_at_least(grid, v)
     lower = np.maximum(upper - 1, 0)
     use_lower = (v - grid[lower]) < (grid[upper] - v)

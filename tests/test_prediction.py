@@ -1,0 +1,60 @@
+"""Predict-step rules: which cells an entry runs on, grey/colour adaptation, sigma estimation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from denoisebench.config import Cell, MethodEntry
+from denoisebench.methods import build_method
+from denoisebench.methods.base import DenoiseContext
+from denoisebench.prediction import denoise_adapted, estimate_sigma_255, skip_reason
+
+CELL = Cell("kodak24", "kodak24", None, "awgn:sigma=50", None)
+
+
+@pytest.mark.parametrize("config, channels, sigma, expected", [
+    ({"channels": 1}, 3, 50, "grey model on a colour test set"),
+    ({"channels": 3}, 1, 50, None),
+    ({"channels": 1, "train_noise": {"name": "awgn", "sigma": 25}}, 1, 50, "trained for AWGN sigma=25 only"),
+    ({"channels": 1, "train_noise": {"name": "awgn", "sigma": 25}}, 1, 25, None),
+    ({"channels": 3, "train_noise": {"name": "awgn", "sigma_range": [0, 55]}}, 3, 50, None),
+    ({}, 3, None, None),
+])
+def test_skip_reason(config: dict, channels: int, sigma: float | None, expected: str | None) -> None:
+    entry = MethodEntry("e", "dncnn", config)
+    assert skip_reason(entry, CELL, channels, {"sigma": sigma}) == expected
+
+
+class _ChannelProbe:
+    """A stand-in colour method that records the channel count it was given."""
+
+    config = {"channels": 3}
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
+        self.seen.append(noisy.shape[2])
+        return noisy * np.array([1.0, 2.0, 3.0], dtype=np.float32)
+
+
+def test_colour_model_on_grey_image_sees_rgb_and_returns_grey() -> None:
+    probe = _ChannelProbe()
+    out = denoise_adapted(probe, np.full((4, 5, 1), 0.5, np.float32), DenoiseContext())  # type: ignore[arg-type]
+    assert probe.seen == [3] and out.shape == (4, 5, 1)
+    np.testing.assert_allclose(out, 1.0)  # mean of 0.5 * (1, 2, 3)
+
+
+def test_sigma_estimate_is_close_on_awgn() -> None:
+    from skimage import data
+
+    clean = data.camera()[:256, :256, None].astype(np.float32) / 255
+    noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    assert abs(estimate_sigma_255(noisy) - 25) < 3
+
+
+def test_identity_method_through_adapter() -> None:
+    image = np.random.default_rng(0).random((6, 6, 3), dtype=np.float32)
+    out = denoise_adapted(build_method("noisy"), image, DenoiseContext())
+    np.testing.assert_array_equal(out, image)
