@@ -15,7 +15,9 @@ from denoisebench.noise import build_noise
 
 torch.set_num_threads(1)
 
-CLASSICAL = [name for name in METHODS.names() if not METHODS.get(name).needs_training]
+# Zero-shot methods train a network per image and have their own tests (tests/test_paper003_*.py).
+CLASSICAL = [name for name in METHODS.names()
+             if not METHODS.get(name).needs_training and METHODS.get(name).kind != "zero-shot"]
 
 
 def psnr(estimate: np.ndarray, clean: np.ndarray) -> float:

@@ -12,5 +12,8 @@ from denoisebench.methods import ffdnet as _ffdnet  # noqa: F401,E402
 from denoisebench.methods import semantic_denoise as _semantic_denoise  # noqa: F401,E402  (paper 004)
 from denoisebench.methods import semantic_joint as _semantic_joint  # noqa: F401,E402  (paper 004)
 from denoisebench.methods import mtl_slw as _mtl_slw  # noqa: F401,E402  (paper 000)
+from denoisebench.methods import blind2grad as _blind2grad  # noqa: F401,E402  (paper 003)
+from denoisebench.methods import zsn2n as _zsn2n  # noqa: F401,E402  (zero-shot baseline of paper 003)
+from denoisebench.methods import self2self as _self2self  # noqa: F401,E402  (zero-shot baseline of paper 003)
 
 __all__ = ["METHODS", "DenoiseContext", "Method", "build_method"]

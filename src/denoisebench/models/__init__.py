@@ -30,5 +30,6 @@ from denoisebench.models import ffdnet as _ffdnet  # noqa: E402,F401  (registers
 from denoisebench.models import multiscale as _multiscale  # noqa: E402,F401  (registers "multiscale", paper 004)
 from denoisebench.models import dae as _dae  # noqa: E402,F401  (registers "dae", paper 000)
 from denoisebench.models import cbdnet as _cbdnet  # noqa: E402,F401  (registers "cbdnet", paper 000)
+from denoisebench.models import blind2grad as _blind2grad  # noqa: E402,F401  (registers "blind2grad", paper 003)
 
 __all__ = ["MODELS", "build_model", "count_parameters"]
