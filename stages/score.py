@@ -49,7 +49,8 @@ def main() -> None:
         "config": entry.config, "profile": active_profile(params), "limit_images": limit,
         "protocol": protocols["default"].to_dict(), "protocol_text": protocols["default"].describe(),
         **{f"protocol_text_{name}": p.describe() for name, p in protocols.items() if name != "default"},
-        "choices": list(getattr(method_cls, "choices", ())) + [f"not evaluated on {k}: {v}" for k, v in skipped.items()],
+        "choices": list(method_cls.choices) + sigma_choice(method_cls, frame)
+        + [f"not evaluated on {k}: {v}" for k, v in skipped.items()],
         "synthesis": {k: section(params, "synthesize").get(k) for k in ("seed", "clip", "quantize")},
         "train": train_summary, "git_rev": git_revision() or "unknown",
     }
@@ -62,6 +63,13 @@ def main() -> None:
                          values["psnr"], values["ssim"], values["n_images"])
                 run.log_metrics({f"{k}.{testset}.{label}": v for k, v in values.items()
                                  if isinstance(v, (int, float)) and k.startswith(("psnr", "ssim"))}, step=0)
+
+
+def sigma_choice(method_cls, frame: pd.DataFrame) -> list[str]:
+    """The choice a non-blind method makes on real-noise cells, where no true sigma exists."""
+    if method_cls.uses_sigma and len(frame) and (frame["noise"] == "real").any():
+        return ["real-noise cells: sigma estimated from each noisy image (scikit-image estimate_sigma, wavelet MAD)"]
+    return []
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,14 @@ from denoisebench.methods.semantic_denoise import cropped_loss_fn
 from denoisebench.methods.semantic_joint import joint_loss
 from denoisebench.noise import build_noise
 
-os.environ["DENOISEBENCH_TRACKING"] = "0"
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training in these tests is not tracked (scoped to this module, unlike a global os.environ change)."""
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
+
 SMALL = {"scales": 3, "encoding": [16, 4, 4, 16], "decoding": [32, 8, 8, 32], "stem": 8}
 
 

@@ -43,6 +43,7 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tupl
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg",
            "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.invalid", "GIT_COMMITTER_NAME": "ci",
            "GIT_COMMITTER_EMAIL": "ci@example.invalid", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env["DENOISEBENCH_TRACKING"] = "1"
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("DENOISEBENCH_ROOT", None)
     _run(["git", "init", "-q"], work, env)

@@ -45,6 +45,8 @@ class Method(abc.ABC):
     paper: ClassVar[str] = "baseline"  # paper key of references/ ("semantic_denoise", ...) or "baseline"
     kind: ClassVar[str]  # "identity", "classical", "supervised", "zero-shot", ...
     needs_training: ClassVar[bool] = False
+    uses_sigma: ClassVar[bool] = False  # non-blind: needs the noise level (estimated on real-noise cells)
+    choices: ClassVar[tuple[str, ...]] = ()  # deviations from the paper / choices the tables must mark
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = dict(config or {})

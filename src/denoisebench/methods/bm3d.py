@@ -33,6 +33,8 @@ class BM3D(Method):
     name = "bm3d"
     paper = "baseline"
     kind = "classical"
+    uses_sigma = True
+    choices = ("CBM3D/BM3D from the PyPI `bm3d` package (4.x, profile `np`), not the 2007 TUT binary the papers used",)
     needs_training = False
     DEFAULTS: dict[str, Any] = {"profile": "np", "colorspace": "opp"}
 

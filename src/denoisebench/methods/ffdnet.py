@@ -73,6 +73,7 @@ class FFDNetMethod(Method):
     name = "ffdnet"
     paper = "baseline"
     kind = "supervised"
+    uses_sigma = True
     needs_training = True
     DEFAULTS: dict[str, Any] = {
         "channels": 3, "depth": 12, "features": 96, "batch_norm": True,

@@ -26,6 +26,7 @@ class _SkimageMethod(Method):
 
     paper = "baseline"
     kind = "classical"
+    uses_sigma = True
     needs_training = False
     DEFAULTS: dict[str, Any] = {}
 
