@@ -22,19 +22,21 @@ import numpy as np
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import check_image, merged_config
-from denoisebench.methods.base import METHODS, DenoiseContext, Method
+from denoisebench.methods.base import METHODS, DenoiseContext
+from denoisebench.methods.learned import LearnedMethod
 
 #: The paper's batch and patch size (DnCNN-S: 128 patches of 40x40); everything else is TrainConfig's default.
 DEFAULT_TRAIN: dict[str, Any] = {"batch_size": 128, "patch_size": 40}
 
 
 @METHODS.register("dncnn")
-class DnCNNMethod(Method):
+class DnCNNMethod(LearnedMethod):
     """DnCNN (Zhang et al. 2017): residual learning of AWGN with a plain conv+BN+ReLU network."""
 
     name = "dncnn"
     paper = "baseline"
     kind = "supervised"
+    display_name = "DnCNN"
     needs_training = True
     DEFAULTS: dict[str, Any] = {
         "channels": 3, "depth": 17, "features": 64, "train_noise": "awgn:sigma=25", "train": {}, "amp": True,
@@ -93,9 +95,7 @@ class DnCNNMethod(Method):
             tracking: keyword arguments of ``tracked_run`` (stage, dataset, profile, enabled); None: no tracking.
             callbacks: ``(step, logs)`` hooks passed to the trainer.
         """
-        import torch
-
-        from denoisebench.training import TrainConfig, psnr_validator, train_model
+        from denoisebench.training import TrainConfig, psnr_validator
 
         if kwargs:
             raise TypeError(f"dncnn.train: unexpected arguments {sorted(kwargs)}")
@@ -103,49 +103,10 @@ class DnCNNMethod(Method):
             cfg = train_config
         else:
             cfg = TrainConfig.from_dict({**DEFAULT_TRAIN, **self.params["train"], **dict(train_config or {})})
-        bad = [i for i, img in enumerate(train_images) if np.ndim(img) != 3 or img.shape[2] != self.params["channels"]]
-        if bad:
-            raise ConfigError(
-                f"dncnn: training images {bad[:5]} do not have channels={self.params['channels']} (shape "
-                f"{np.shape(train_images[bad[0]])}); use a {'grey' if self.params['channels'] == 1 else 'colour'} "
-                "training set or change the method's channels"
-            )
-        if noise is None:
-            from denoisebench.noise import build_noise
-
-            noise = build_noise(self.params["train_noise"])
-        torch.manual_seed(cfg.seed)
-        model = self.build_network()
+        self.check_channels(train_images)
+        noise = self.training_noise(noise)
         validate = psnr_validator(val_images, noise, seed=cfg.seed) if val_images else None
-        tracking = None if tracking is None else {"method": self.name, **tracking}
-        result = train_model(
-            model, train_images, noise, cfg, out_dir, validate=validate, callbacks=callbacks,
-            meta={"method": self.name, "method_config": self.params}, tracking=tracking,
-        )
-        self.last_result = result
-        self._model, self._device = model.eval(), None
-        return result.model_path
-
-    def load(self, checkpoint: Path) -> None:
-        """Restore the network and its method config from ``model.pt`` written by :meth:`train`."""
-        import torch
-
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise ConfigError(f"dncnn: checkpoint {path} not found; train the model first (dvc repro) or fix the path")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
-            found = ckpt.get("method") if isinstance(ckpt, dict) else None
-            raise ConfigError(
-                f"dncnn: {path} is not a DnCNN model checkpoint (method={found!r}); "
-                "give the model.pt written by training"
-            )
-        self.config = dict(ckpt["method_config"])
-        self.params = self._validate(self.config)
-        model = self.build_network()
-        model.load_state_dict(ckpt["model"])
-        self._model, self._device = model.eval(), None
-        self.summary = ckpt.get("summary", {})
+        return self.fit(train_images, noise, cfg, out_dir, validate=validate, callbacks=callbacks, tracking=tracking)
 
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch

@@ -26,7 +26,8 @@ import numpy as np
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import check_image, merged_config, sigma_01
-from denoisebench.methods.base import METHODS, DenoiseContext, Method
+from denoisebench.methods.base import METHODS, DenoiseContext
+from denoisebench.methods.learned import LearnedMethod
 
 #: FFDNet paper: Adam, batch 128, 50x50 (colour) patches, lr 1e-3 then 1e-4; MSE (a mean loss with Adam).
 DEFAULT_TRAIN: dict[str, Any] = {"batch_size": 128, "patch_size": 50, "optimizer": "adam", "lr": 1e-3, "loss": "mse"}
@@ -67,12 +68,13 @@ class NoiseLevelMapNoise:
 
 
 @METHODS.register("ffdnet")
-class FFDNetMethod(Method):
+class FFDNetMethod(LearnedMethod):
     """FFDNet (Zhang, Zuo & Zhang 2018): fast non-blind CNN denoiser with a noise-level map input."""
 
     name = "ffdnet"
     paper = "baseline"
     kind = "supervised"
+    display_name = "FFDNet"
     uses_sigma = True
     needs_training = True
     DEFAULTS: dict[str, Any] = {
@@ -116,44 +118,16 @@ class FFDNetMethod(Method):
               val_images: Sequence[np.ndarray] | None = None, tracking: dict[str, Any] | None = None,
               callbacks: Sequence[Any] = (), **kwargs: Any) -> Path:
         """Train with AWGN of per-sample sigma and its noise-level map; return the path of ``model.pt``."""
-        import torch
-
-        from denoisebench.training import TrainConfig, psnr_validator, train_model
+        from denoisebench.training import TrainConfig, psnr_validator
 
         if kwargs:
             raise TypeError(f"ffdnet.train: unexpected arguments {sorted(kwargs)}")
         cfg = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
             {**DEFAULT_TRAIN, **self.params["train"], **dict(train_config or {})})
-        if noise is None:
-            from denoisebench.noise import build_noise
-
-            noise = build_noise(self.params["train_noise"])
+        noise = self.training_noise(noise)
         wrapped = noise if isinstance(noise, NoiseLevelMapNoise) else NoiseLevelMapNoise(noise)
-        torch.manual_seed(cfg.seed)
-        model = self.build_network()
         validate = psnr_validator(val_images, wrapped, seed=cfg.seed) if val_images else None
-        tracking = None if tracking is None else {"method": self.name, **tracking}
-        result = train_model(model, train_images, wrapped, cfg, out_dir, validate=validate, callbacks=callbacks,
-                             meta={"method": self.name, "method_config": self.params}, tracking=tracking)
-        self.last_result = result
-        self._model, self._device = model.eval(), None
-        return result.model_path
-
-    def load(self, checkpoint: Path) -> None:
-        import torch
-
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise ConfigError(f"ffdnet: checkpoint {path} not found; train the model first (dvc repro) or fix the path")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
-            raise ConfigError(f"ffdnet: {path} is not an FFDNet checkpoint")
-        self.config = dict(ckpt["method_config"])
-        self.params = self._validate(self.config)
-        model = self.build_network()
-        model.load_state_dict(ckpt["model"])
-        self._model, self._device = model.eval(), None
-        self.summary = ckpt.get("summary", {})
+        return self.fit(train_images, wrapped, cfg, out_dir, validate=validate, callbacks=callbacks, tracking=tracking)
 
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch

@@ -34,12 +34,13 @@ import numpy as np
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import check_image, merged_config
-from denoisebench.methods.base import METHODS, DenoiseContext, Method
+from denoisebench.methods.base import METHODS, DenoiseContext
+from denoisebench.methods.learned import LearnedMethod
 
 STRATEGY_NAMES = ("mse", "s1", "s2")
 
 
-class MTLMethod(Method):
+class MTLMethod(LearnedMethod):
     """Shared implementation; subclasses name the backbone, its defaults and whether it has a noise estimator."""
 
     paper = "mtl_slw"
@@ -168,24 +169,6 @@ class MTLMethod(Method):
         self.last_result = result
         self._model, self._device = model.eval(), None
         return result.model_path
-
-    def load(self, checkpoint: Path) -> None:
-        """Restore the network (and its strategy extras) and the method config from ``model.pt``."""
-        import torch
-
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise ConfigError(f"{self.name}: checkpoint {path} not found; train the model first (dvc repro) or fix the path")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
-            found = ckpt.get("method") if isinstance(ckpt, dict) else None
-            raise ConfigError(f"{self.name}: {path} is not a {self.name} checkpoint (method={found!r})")
-        self.config = dict(ckpt["method_config"])
-        self.params = self._validate(self.config)
-        model = self.build_network()
-        model.load_state_dict(ckpt["model"])
-        self._model, self._device = model.eval(), None
-        self.summary = ckpt.get("summary", {})
 
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch

@@ -30,7 +30,8 @@ import numpy as np
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import check_image, merged_config
-from denoisebench.methods.base import METHODS, DenoiseContext, Method
+from denoisebench.methods.base import METHODS, DenoiseContext
+from denoisebench.methods.learned import LearnedMethod
 
 #: The paper's schedule (Sec. IV-A) with the official code's momentum, weight decay and clipping.
 PAPER_TRAIN: dict[str, Any] = {
@@ -93,7 +94,7 @@ def full_size_validator(images: Sequence[np.ndarray], noise: Any, seed: int = 0,
 
 
 @METHODS.register("liu_separate")
-class LiuSeparateMethod(Method):
+class LiuSeparateMethod(LearnedMethod):
     """Liu et al.'s multi-scale denoiser, one network per AWGN sigma, trained with MSE only."""
 
     name = "liu_separate"
@@ -151,58 +152,20 @@ class LiuSeparateMethod(Method):
             return train_config
         return TrainConfig.from_dict({**PAPER_TRAIN, **self.params["train"], **dict(train_config or {})})
 
-    def _check_images(self, images: Sequence[np.ndarray]) -> None:
-        bad = [i for i, img in enumerate(images) if np.ndim(img) != 3 or img.shape[2] != self.params["channels"]]
-        if bad:
-            raise ConfigError(f"{self.name}: training images {bad[:5]} do not have channels={self.params['channels']}")
-
     def train(self, train_images: list[np.ndarray], out_dir: Path, *, train_config: Any = None, noise: Any = None,
               val_images: Sequence[np.ndarray] | None = None, tracking: dict[str, Any] | None = None,
               callbacks: Sequence[Any] = (), **kwargs: Any) -> Path:
         """Train with noise synthesised on the fly (generic trainer); return the path of ``model.pt``."""
-        import torch
-
-        from denoisebench.training import train_model
-
         if kwargs:
             raise TypeError(f"{self.name}.train: unexpected arguments {sorted(kwargs)}")
         cfg = self.train_config(train_config)
-        self._check_images(train_images)
+        self.check_channels(train_images)
         if self.params["padding"] == "valid":
             self.build_network().check_size(cfg.patch_size, cfg.patch_size)
-        if noise is None:
-            from denoisebench.noise import build_noise
-
-            noise = build_noise(self.params["train_noise"])
-        torch.manual_seed(cfg.seed)
-        model = self.build_network()
+        noise = self.training_noise(noise)
         validate = full_size_validator(val_images, noise, seed=cfg.seed) if val_images else None
-        tracking = None if tracking is None else {"method": self.name, **tracking}
-        result = train_model(
-            model, train_images, noise, cfg, out_dir, loss_fn=cropped_loss_fn(cfg.loss), validate=validate,
-            callbacks=callbacks, meta={"method": self.name, "method_config": self.params}, tracking=tracking,
-        )
-        self.last_result = result
-        self._model, self._device = model.eval(), None
-        return result.model_path
-
-    def load(self, checkpoint: Path) -> None:
-        """Restore the network and its config from ``model.pt`` written by :meth:`train`."""
-        import torch
-
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise ConfigError(f"{self.name}: checkpoint {path} not found; train the model first (dvc repro) or fix the path")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
-            found = ckpt.get("method") if isinstance(ckpt, dict) else None
-            raise ConfigError(f"{self.name}: {path} is not a {self.name} checkpoint (method={found!r})")
-        self.config = dict(ckpt["method_config"])
-        self.params = self._validate(self.config)
-        model = self.build_network()
-        model.load_state_dict(ckpt["model"])
-        self._model, self._device = model.eval(), None
-        self.summary = ckpt.get("summary", {})
+        return self.fit(train_images, noise, cfg, out_dir, loss_fn=cropped_loss_fn(cfg.loss), validate=validate,
+                        callbacks=callbacks, tracking=tracking)
 
     def network(self) -> Any:
         """The trained network (eval mode); raises when neither trained nor loaded."""

@@ -147,7 +147,7 @@ class LiuJointMethod(LiuSeparateMethod):
         if kwargs:
             raise TypeError(f"liu_joint.train: unexpected arguments {sorted(kwargs)}")
         cfg = self.train_config(train_config)
-        self._check_images(train_images)
+        self.check_channels(train_images)
         if self.params["padding"] == "valid":
             self.build_network().check_size(cfg.patch_size, cfg.patch_size)
         state, init_sha = self._init_weights()

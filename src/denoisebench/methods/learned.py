@@ -1,0 +1,84 @@
+"""Shared checkpoint loading of learned methods (one network trained by the generic trainer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from denoisebench.errors import ConfigError
+from denoisebench.methods.base import Method
+
+
+class LearnedMethod(Method):
+    """A method whose state is one network saved in ``model.pt`` with its method config.
+
+    Subclasses provide ``_validate(config) -> params`` (a classmethod) and ``build_network()``; ``train`` sets
+    ``self._model``. :meth:`load` restores config, params and weights from the checkpoint alone, so
+    ``denoisebench denoise --checkpoint P`` needs nothing else.
+    """
+
+    needs_training: ClassVar[bool] = True
+    display_name: ClassVar[str] = ""  # how error messages name the model ("DnCNN"); defaults to ``name``
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._model: Any = None
+        self._device: str | None = None
+        self.summary: dict[str, Any] = {}
+
+    def load(self, checkpoint: Path) -> None:
+        """Restore the network and its method config from ``model.pt`` written by :meth:`train`."""
+        import torch
+
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise ConfigError(f"{self.name}: checkpoint {path} not found; train the model first (dvc repro) "
+                              "or fix the path")
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
+            found = ckpt.get("method") if isinstance(ckpt, dict) else None
+            raise ConfigError(f"{self.name}: {path} is not a {self.display_name or self.name} model checkpoint "
+                              f"(method={found!r}); give the model.pt written by training")
+        self.config = dict(ckpt["method_config"])
+        self.params = self._validate(self.config)
+        model = self.build_network()
+        model.load_state_dict(ckpt["model"])
+        self._model, self._device = model.eval(), None
+        self.summary = ckpt.get("summary", {})
+
+    def check_channels(self, images: Sequence[np.ndarray]) -> None:
+        """Training images must have the configured channel count; the error names the first offenders."""
+        want = self.params["channels"]
+        bad = [i for i, img in enumerate(images) if np.ndim(img) != 3 or img.shape[2] != want]
+        if bad:
+            raise ConfigError(
+                f"{self.name}: training images {bad[:5]} do not have channels={want} (shape "
+                f"{np.shape(images[bad[0]])}); use a {'grey' if want == 1 else 'colour'} training set or change "
+                "the method's channels")
+
+    def training_noise(self, noise: Any = None) -> Any:
+        """``noise`` if given, else the model built from the config's ``train_noise``."""
+        if noise is not None:
+            return noise
+        from denoisebench.noise import build_noise
+
+        return build_noise(self.params["train_noise"])
+
+    def fit(self, images: Sequence[np.ndarray], noise: Any, cfg: Any, out_dir: Path, *, loss_fn: Any = None,
+            validate: Any = None, callbacks: Sequence[Any] = (), tracking: dict[str, Any] | None = None) -> Path:
+        """Seed, build a fresh network, run the generic trainer and keep the trained network; return model.pt."""
+        import torch
+
+        from denoisebench.training import train_model
+
+        torch.manual_seed(cfg.seed)
+        model = self.build_network()
+        tracking = None if tracking is None else {"method": self.name, **tracking}
+        result = train_model(model, images, noise, cfg, out_dir, loss_fn=loss_fn, validate=validate,
+                             callbacks=callbacks, meta={"method": self.name, "method_config": self.params},
+                             tracking=tracking)
+        self.last_result = result
+        self._model, self._device = model.eval(), None
+        return result.model_path
