@@ -58,3 +58,14 @@ def test_identity_method_through_adapter() -> None:
     image = np.random.default_rng(0).random((6, 6, 3), dtype=np.float32)
     out = denoise_adapted(build_method("noisy"), image, DenoiseContext())
     np.testing.assert_array_equal(out, image)
+
+
+def test_metrics_summary_writes_null_for_infinite_psnr() -> None:
+    import pandas as pd
+
+    from denoisebench.result_files import summarize_cells
+
+    frame = pd.DataFrame({"testset": ["t", "t"], "noise": ["real", "real"], "image": ["a", "b"],
+                          "psnr": [float("inf"), 30.0], "ssim": [1.0, 0.9], "seconds": [0.1, 0.3]})
+    cell = summarize_cells(frame)["t"]["real"]
+    assert cell["psnr"] is None and cell["ssim"] == 0.95 and cell["n_images"] == 2 and cell["sec_per_image"] == 0.2

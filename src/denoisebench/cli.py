@@ -41,7 +41,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(f"{args.name}: fetched and verified in {folder}")
         return 0
     report = verify_dataset(args.name, root)
-    print(report if str(report) else f"{args.name}: ok={report.ok}")
+    print(report)
     return 0 if report.ok else 1
 
 

@@ -10,6 +10,7 @@ Per method entry:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,16 @@ def summarize_cells(frame: pd.DataFrame) -> dict[str, dict[str, dict[str, float]
     metric_cols = [c for c in frame.columns if c.startswith(("psnr", "ssim"))]
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for (testset, noise), group in frame.groupby(["testset", "noise"], sort=True):
-        cell = {col: round(float(group[col].mean()), 4) for col in metric_cols}
+        cell = {col: _finite(group[col].mean()) for col in metric_cols}
         cell["n_images"] = int(len(group))
         cell["sec_per_image"] = round(float(group["seconds"].mean()), 4) if group["seconds"].notna().any() else None
         summary.setdefault(str(testset), {})[str(noise)] = cell
     return summary
+
+
+def _finite(value: float) -> float | None:
+    """Rounded mean, or None (JSON null) where it is not finite: identical images give an infinite PSNR."""
+    return round(float(value), 4) if math.isfinite(float(value)) else None
 
 
 def write_entry_results(entry: MethodEntry, frame: pd.DataFrame, meta: dict[str, Any], metrics_dir: Path,
