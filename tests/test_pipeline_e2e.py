@@ -65,6 +65,8 @@ def test_demo_profile_writes_tables_and_metrics(demo_repo: tuple[Path, dict[str,
     grey = json.loads((work / "results" / "metrics" / "dncnn_gray_s25.json").read_text())
     assert "demo_gray" in grey and "demo" not in grey  # a grey model is skipped on the colour set
     assert (work / "reports" / "papers" / "004.md").is_file()
+    assert (work / "reports" / "figures" / "psnr_by_cell.png").stat().st_size > 10_000  # the executed report notebook
+    assert "result cells" in (work / "reports" / "report.ipynb").read_text()
 
 
 def test_demo_profile_logs_mlflow_runs(demo_repo: tuple[Path, dict[str, str]]) -> None:
