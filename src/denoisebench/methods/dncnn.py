@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -41,12 +41,6 @@ class DnCNNMethod(LearnedMethod):
     DEFAULTS: dict[str, Any] = {
         "channels": 3, "depth": 17, "features": 64, "train_noise": "awgn:sigma=25", "train": {}, "amp": True,
     }
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.params = self._validate(self.config)
-        self._model: Any = None
-        self._device: str | None = None
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -111,26 +105,8 @@ class DnCNNMethod(LearnedMethod):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        if self._model is None:
-            raise ConfigError("dncnn: no trained network; call train() or load a checkpoint (CLI: --checkpoint PATH)")
-        image = check_image(self.name, noisy)
-        if image.shape[2] != self.params["channels"]:
-            raise ConfigError(
-                f"dncnn: this model takes {self.params['channels']}-channel images, got {image.shape[2]} channels; "
-                "use a model trained for this kind of image"
-            )
-        device = context.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        _, x, device = self.prepare_input(noisy, context)
         cuda = device.startswith("cuda")
-        if self._device != device:
-            self._model.to(device)
-            if cuda:
-                self._model.to(memory_format=torch.channels_last)
-            self._device = device
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             # The residual may run in float16; the subtraction y - R(y) stays in float32.
             with torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.params["amp"]):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config, sigma_01
+from denoisebench.methods._config import merged_config, sigma_01
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -82,12 +82,6 @@ class FFDNetMethod(LearnedMethod):
         "train_noise": {"name": "awgn", "sigma_range": [0, 75]}, "train": {}, "amp": True,
     }
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.params = self._validate(self.config)
-        self._model: Any = None
-        self._device: str | None = None
-
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
         params = merged_config(cls.name, cls.DEFAULTS, config)
@@ -132,18 +126,8 @@ class FFDNetMethod(LearnedMethod):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        if self._model is None:
-            raise ConfigError("ffdnet: no trained network; call train() or load a checkpoint (CLI: --checkpoint PATH)")
-        image = check_image(self.name, noisy)
-        if image.shape[2] != self.params["channels"]:
-            raise ConfigError(f"ffdnet: this model takes {self.params['channels']}-channel images, got {image.shape[2]}")
+        image, x, device = self.prepare_input(noisy, context)
         sigma = sigma_01(context, image)
-        device = "cuda" if context.device == "auto" and torch.cuda.is_available() else (
-            "cpu" if context.device == "auto" else context.device)
-        if self._device != device:
-            self._model.to(device)
-            self._device = device
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
         cuda = device.startswith("cuda")
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.params["amp"]):
             out = self._model(x, sigma)

@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods.base import Method
+from denoisebench.methods._config import check_image
+from denoisebench.methods.base import DenoiseContext, Method
 
 
 class LearnedMethod(Method):
@@ -24,9 +25,48 @@ class LearnedMethod(Method):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
+        self.params: dict[str, Any] = self._validate(self.config)
         self._model: Any = None
         self._device: str | None = None
         self.summary: dict[str, Any] = {}
+
+    @classmethod
+    def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The config merged over the class defaults and checked; a bad value raises ConfigError."""
+        raise NotImplementedError
+
+    def build_network(self) -> Any:
+        """A freshly initialised network of this configuration."""
+        raise NotImplementedError
+
+    def prepare_input(self, noisy: np.ndarray, context: DenoiseContext) -> tuple[np.ndarray, Any, str]:
+        """Checked image, its (1, C, H, W) tensor on the context's device, and that device; moves the network there.
+
+        On CUDA the network and the input use the channels-last memory format.
+        """
+        import torch
+
+        if self._model is None:
+            raise ConfigError(f"{self.name}: no trained network; call train() or load a checkpoint "
+                              "(CLI: --checkpoint PATH)")
+        image = check_image(self.name, noisy)
+        channels = self.params.get("channels", 3)
+        if image.shape[2] != channels:
+            raise ConfigError(f"{self.name}: this model takes {channels}-channel images, got {image.shape[2]} "
+                              "channel(s); use a model trained for this kind of image")
+        device = context.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        cuda = device.startswith("cuda")
+        if self._device != device:
+            self._model.to(device)
+            if cuda:
+                self._model.to(memory_format=torch.channels_last)
+            self._device = device
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return image, x, device
 
     def load(self, checkpoint: Path) -> None:
         """Restore the network and its method config from ``model.pt`` written by :meth:`train`."""

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -55,12 +55,6 @@ class MTLMethod(LearnedMethod):
         "channels": 3, "train": {}, "amp": False,
     }
     EXTRA: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.params = self._validate(self.config)
-        self._model: Any = None
-        self._device: str | None = None
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -173,18 +167,7 @@ class MTLMethod(LearnedMethod):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        if self._model is None:
-            raise ConfigError(f"{self.name}: no trained network; call train() or load a checkpoint (CLI: --checkpoint PATH)")
-        image = check_image(self.name, noisy)
-        if image.shape[2] != 3:
-            raise ConfigError(f"{self.name}: the model takes RGB images, got {image.shape[2]} channel(s)")
-        device = context.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if self._device != device:
-            self._model.to(device)
-            self._device = device
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
+        _, x, device = self.prepare_input(noisy, context)
         with torch.inference_mode():
             with torch.autocast("cuda", dtype=torch.float16, enabled=device.startswith("cuda") and self.params["amp"]):
                 out = self._model(x)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -107,12 +107,6 @@ class LiuSeparateMethod(LearnedMethod):
         "train_noise": {"name": "awgn", "sigma": 25}, "train": {}, "amp": True,
     }
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.params = self._validate(self.config)
-        self._model: Any = None
-        self._device: str | None = None
-
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
         params = merged_config(cls.name, cls.DEFAULTS, config)
@@ -176,18 +170,8 @@ class LiuSeparateMethod(LearnedMethod):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
+        _, x, device = self.prepare_input(noisy, context)
         model = self.network()
-        image = check_image(self.name, noisy)
-        if image.shape[2] != self.params["channels"]:
-            raise ConfigError(f"{self.name}: this model takes {self.params['channels']}-channel images, "
-                              f"got {image.shape[2]}")
-        device = context.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if self._device != device:
-            model.to(device)
-            self._device = device
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None]).to(device)
         cuda = device.startswith("cuda")
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.params["amp"]):
             out = model.forward_full(x)
