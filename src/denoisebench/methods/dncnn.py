@@ -61,11 +61,6 @@ class DnCNNMethod(LearnedMethod):
         p = self.params
         return build_model("dncnn", channels=p["channels"], depth=p["depth"], features=p["features"])
 
-    def parameter_count(self) -> int:
-        from denoisebench.models import count_parameters
-
-        return count_parameters(self.build_network())
-
     def train(
         self,
         train_images: list[np.ndarray],

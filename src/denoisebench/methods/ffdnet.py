@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import merged_config, sigma_01
+from denoisebench.methods._config import sigma_01
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -82,31 +82,12 @@ class FFDNetMethod(LearnedMethod):
         "train_noise": {"name": "awgn", "sigma_range": [0, 75]}, "train": {}, "amp": True,
     }
 
-    @classmethod
-    def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
-        params = merged_config(cls.name, cls.DEFAULTS, config)
-        if not isinstance(params["train"], dict):
-            raise ConfigError(f"ffdnet: train={params['train']!r} must be a mapping of TrainConfig keys")
-        try:
-            cls._build(params)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"ffdnet: invalid architecture: {exc}") from exc
-        return params
-
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
         from denoisebench.models.ffdnet import FFDNet
 
         return FFDNet(channels=params["channels"], depth=params["depth"], features=params["features"],
                       batch_norm=params["batch_norm"])
-
-    def build_network(self) -> Any:
-        return self._build(self.params)
-
-    def parameter_count(self) -> int:
-        from denoisebench.models import count_parameters
-
-        return count_parameters(self.build_network())
 
     def train(self, train_images: list[np.ndarray], out_dir: Path, *, train_config: Any = None, noise: Any = None,
               val_images: Sequence[np.ndarray] | None = None, tracking: dict[str, Any] | None = None,

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image
+from denoisebench.methods._config import check_image, merged_config
 from denoisebench.methods.base import DenoiseContext, Method
 
 
@@ -21,6 +21,7 @@ class LearnedMethod(Method):
     """
 
     needs_training: ClassVar[bool] = True
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
     display_name: ClassVar[str] = ""  # how error messages name the model ("DnCNN"); defaults to ``name``
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -32,12 +33,29 @@ class LearnedMethod(Method):
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """The config merged over the class defaults and checked; a bad value raises ConfigError."""
+        """The config merged over ``DEFAULTS``; ``train`` must be a mapping and the architecture must build."""
+        params = merged_config(cls.name, cls.DEFAULTS, config)
+        if not isinstance(params.get("train", {}), dict):
+            raise ConfigError(f"{cls.name}: train={params['train']!r} must be a mapping of TrainConfig keys")
+        try:
+            cls._build(params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{cls.name}: invalid architecture: {exc}") from exc
+        return params
+
+    @staticmethod
+    def _build(params: dict[str, Any]) -> Any:
+        """The network for validated ``params``."""
         raise NotImplementedError
 
     def build_network(self) -> Any:
         """A freshly initialised network of this configuration."""
-        raise NotImplementedError
+        return self._build(self.params)
+
+    def parameter_count(self) -> int:
+        from denoisebench.models import count_parameters
+
+        return count_parameters(self.build_network())
 
     def prepare_input(self, noisy: np.ndarray, context: DenoiseContext) -> tuple[np.ndarray, Any, str]:
         """Checked image, its (1, C, H, W) tensor on the context's device, and that device; moves the network there.

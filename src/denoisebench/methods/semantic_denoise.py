@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
@@ -107,17 +106,6 @@ class LiuSeparateMethod(LearnedMethod):
         "train_noise": {"name": "awgn", "sigma": 25}, "train": {}, "amp": True,
     }
 
-    @classmethod
-    def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
-        params = merged_config(cls.name, cls.DEFAULTS, config)
-        if not isinstance(params["train"], dict):
-            raise ConfigError(f"{cls.name}: train={params['train']!r} must be a mapping of TrainConfig keys")
-        try:
-            cls._build(params)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{cls.name}: invalid architecture: {exc}") from exc
-        return params
-
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
         from denoisebench.models.multiscale import MultiScaleDenoiser
@@ -127,15 +115,6 @@ class LiuSeparateMethod(LearnedMethod):
             global_skip=params["global_skip"], padding=params["padding"], channels=params["channels"],
             stem=params["stem"], bn_momentum=params["bn_momentum"],
         )
-
-    def build_network(self) -> Any:
-        """A freshly initialised :class:`MultiScaleDenoiser` of this configuration."""
-        return self._build(self.params)
-
-    def parameter_count(self) -> int:
-        from denoisebench.models import count_parameters
-
-        return count_parameters(self.build_network())
 
     def train_config(self, train_config: Any) -> Any:
         """The TrainConfig: paper schedule, overridden by the config's ``train``, then by ``train_config``."""
