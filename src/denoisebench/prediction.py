@@ -64,10 +64,9 @@ class CellResult:
     seconds: float
 
 
-def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path, out_dir: Path,
-                 device: str) -> CellResult:
-    """Denoise every noisy image of one synthesized cell; write outputs and ``timings.csv``."""
-    manifest = read_manifest(cell_dir)
+def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path, manifest: dict[str, Any],
+                 out_dir: Path, device: str) -> CellResult:
+    """Denoise every noisy image of one synthesized cell (its ``manifest``); write outputs and ``timings.csv``."""
     rows = []
     total = 0.0
     for record in manifest["images"]:
@@ -107,6 +106,7 @@ def predict_entry(method: Method, entry: MethodEntry, cells: list[Cell], noisy_r
         if reason:
             skipped[cell.key] = reason
             continue
-        results.append(predict_cell(method, entry, cell, cell_dir, out_root / cell.testset / cell.label, device))
+        results.append(predict_cell(method, entry, cell, cell_dir, manifest, out_root / cell.testset / cell.label,
+                                    device))
     write_json_atomic(out_root / "skipped.json", skipped)
     return results
