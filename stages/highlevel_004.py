@@ -28,16 +28,15 @@ from denoisebench.config import active_profile, data_root, load_params, method_e
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
 from denoisebench.highlevel import build_classifier
+from denoisebench.imageio import centre_crop as crop_centre
 from denoisebench.highlevel.agreement import agreement_table, identity_denoiser, nearest_sigma
 from denoisebench.methods import DenoiseContext, build_method
 from denoisebench.stage_support import LOG, resolve_device, setup_logging
 
 
 def centre_crop(img: np.ndarray, side: int | None) -> np.ndarray:
-    if not side:
-        return img
-    top, left = max((img.shape[0] - side) // 2, 0), max((img.shape[1] - side) // 2, 0)
-    return np.ascontiguousarray(img[top:top + side, left:left + side])
+    """The centre ``side`` x ``side`` window, or the whole image when ``side`` is null."""
+    return crop_centre(img, side) if side else img
 
 
 def row_denoiser(params: dict[str, Any], entries: list[str], models: Path, device: str) -> tuple[Callable, dict]:

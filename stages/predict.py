@@ -14,7 +14,7 @@ from denoisebench.tracking import tracked_run
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entry", required=True, help="method entry of params.yaml (methods.classical/learned)")
+    parser.add_argument("--entry", required=True, help="method entry of params.yaml (methods.classical/learned/cascade)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--noisy", default="data/noisy")
     parser.add_argument("--models", default="models")
@@ -35,8 +35,10 @@ def main() -> None:
         for i, result in enumerate(results):
             LOG.info("%s on %s: %d images, %.2f s/image", entry.entry, result.cell.key, result.n_images,
                      result.seconds / max(result.n_images, 1))
-            run.log_metrics({f"sec_per_image.{result.cell.testset}.{result.cell.label}":
-                             result.seconds / max(result.n_images, 1)}, step=i)
+            cell_name = f"{result.cell.testset}.{result.cell.label}"
+            run.log_metrics({f"sec_per_image.{cell_name}": result.seconds / max(result.n_images, 1)}, step=i)
+            if result.mean_iterations is not None:
+                run.log_metrics({f"iterations.{cell_name}": result.mean_iterations}, step=i)
             log_sample(run, Path(args.noisy), Path(args.out) / entry.entry, result.cell)
 
 

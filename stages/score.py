@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
+from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section, set_descriptions
 from denoisebench.methods import METHODS
 from denoisebench.result_files import score_cell, write_entry_results
 from denoisebench.stage_support import LOG, setup_logging
@@ -43,10 +43,11 @@ def main() -> None:
     method_cls = METHODS.get(entry.method)
     summary_path = Path(args.models) / entry.entry / "summary.json"
     train_summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    limit = evaluation_plan(params)[0].limit if evaluation_plan(params) else None
+    limit = section(params, "evaluation", active_profile(params)).get("limit_images")  # per-set values: meta.sets
     meta = {
         "entry": entry.entry, "method": entry.method, "paper": method_cls.paper, "kind": method_cls.kind,
         "config": entry.config, "profile": active_profile(params), "limit_images": limit,
+        "sets": {name: info for name, info in set_descriptions(params).items() if name in summary_sets(frame)},
         "protocol": protocols["default"].to_dict(), "protocol_text": protocols["default"].describe(),
         **{f"protocol_text_{name}": p.describe() for name, p in protocols.items() if name != "default"},
         "choices": list(method_cls.choices) + sigma_choice(method_cls, frame)
@@ -63,6 +64,11 @@ def main() -> None:
                          values["psnr"], values["ssim"], values["n_images"])
                 run.log_metrics({f"{k}.{testset}.{label}": v for k, v in values.items()
                                  if isinstance(v, (int, float)) and k.startswith(("psnr", "ssim"))}, step=0)
+
+
+def summary_sets(frame: pd.DataFrame) -> set[str]:
+    """Test sets the entry was scored on."""
+    return set(frame["testset"]) if len(frame) else set()
 
 
 def sigma_choice(method_cls, frame: pd.DataFrame) -> list[str]:

@@ -66,3 +66,61 @@ def test_bad_limit_images(params: dict) -> None:
 def test_missing_params_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="params file not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def _one_set(params: dict, **extra) -> dict:
+    params = copy.deepcopy(params)
+    params["profile"] = "demo"
+    params["evaluation"]["demo"]["sets"] = [{"name": "s", "dataset": "demo", "noise": ["awgn:sigma=25"], **extra}]
+    return params
+
+
+def test_set_options_reach_the_cells(params: dict) -> None:
+    cell, = evaluation_plan(_one_set(params, limit_images=2, crop=64, zeroshot=True, repeats=3))
+    assert (cell.limit, cell.crop, cell.zeroshot, cell.repeats) == (2, 64, True, 3)
+    default, = evaluation_plan(_one_set(params))
+    assert (default.crop, default.zeroshot, default.repeats) == (None, False, 1)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"crop": 0}, r"sets\[0\]\.crop=0 must be a positive integer"),
+    ({"repeats": "ten"}, r"sets\[0\]\.repeats='ten'"),
+    ({"zeroshot": "yes"}, r"zeroshot='yes' must be true or false"),
+    ({"limit_images": -1}, r"limit_images=-1"),
+    ({"noise": ["real"], "repeats": 2}, "repeats=2 needs synthetic noise"),
+    ({"colour": True}, r"unknown keys \['colour'\]"),
+])
+def test_bad_set_options_name_the_key(params: dict, extra: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        evaluation_plan(_one_set(params, **extra))
+
+
+def test_duplicate_set_names_are_rejected(params: dict) -> None:
+    params = _one_set(params)
+    params["evaluation"]["demo"]["sets"] *= 2
+    with pytest.raises(ConfigError, match="set name 's' is used twice"):
+        evaluation_plan(params)
+
+
+def test_entry_profiles_override_the_config_of_the_active_profile(params: dict) -> None:
+    params = copy.deepcopy(params)
+    params["methods"]["classical"]["zs"] = {"method": "zsn2n", "iterations": 2000, "evaluate_on": ["awgn_*"],
+                                            "profiles": {"demo": {"iterations": 5}, "paper": {}}}
+    assert method_entry({**params, "profile": "demo"}, "zs").config == {"iterations": 5}
+    paper = method_entry({**params, "profile": "paper"}, "zs")
+    assert paper.config == {"iterations": 2000} and paper.evaluate_on == ("awgn_*",)
+    params["methods"]["classical"]["zs"]["profiles"] = {"fast": {}}
+    with pytest.raises(ConfigError, match="zs.profiles must map profile names"):
+        method_entry(params, "zs")
+    params["methods"]["classical"]["zs"]["profiles"] = {}
+    params["methods"]["classical"]["zs"]["evaluate_on"] = "awgn_*"
+    with pytest.raises(ConfigError, match="evaluate_on must be a list"):
+        method_entry(params, "zs")
+
+
+def test_camera_pipeline_training_noise_needs_the_crf_tables(params: dict) -> None:
+    params = copy.deepcopy({**params, "profile": "demo"})
+    assert "cbdnet_crf" not in datasets_needed(params)
+    params["methods"]["learned"] = {"isp": {"method": "mtl_dae", "train_noise": {"name": "cbdnet"}}}
+    params["train"]["isp"] = {"demo": {"dataset": "demo", "split": "train", "iterations": 1}}
+    assert "cbdnet_crf" in datasets_needed(params)

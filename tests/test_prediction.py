@@ -8,7 +8,7 @@ import pytest
 from denoisebench.config import Cell, MethodEntry
 from denoisebench.methods import build_method
 from denoisebench.methods.base import DenoiseContext
-from denoisebench.prediction import denoise_adapted, estimate_sigma_255, skip_reason
+from denoisebench.prediction import CellQuery, denoise_adapted, estimate_sigma_255, skip_reason
 
 CELL = Cell("kodak24", "kodak24", None, "awgn:sigma=50", None)
 
@@ -23,7 +23,39 @@ CELL = Cell("kodak24", "kodak24", None, "awgn:sigma=50", None)
 ])
 def test_skip_reason(config: dict, channels: int, sigma: float | None, expected: str | None) -> None:
     entry = MethodEntry("e", "dncnn", config)
-    assert skip_reason(entry, CELL, channels, {"sigma": sigma}) == expected
+    assert skip_reason(CellQuery(entry, "supervised", CELL, channels, {"sigma": sigma}, False)) == expected
+
+
+ZS_CELL = Cell("kodak24_zs", "kodak24", None, "awgn:sigma=25", 2, crop=128, zeroshot=True)
+REAL_CELL = Cell("polyu", "polyu", "test", "real", None)
+
+
+@pytest.mark.parametrize("kind, cell, zeroshot_defined, skipped", [
+    ("zero-shot", CELL, True, True),        # a zero-shot method stays on the zero-shot sets when any exists
+    ("zero-shot", ZS_CELL, True, False),
+    ("zero-shot", CELL, False, False),      # no set marked: it runs everywhere
+    ("supervised", CELL, True, False),      # other methods run on every set, the zero-shot crops included
+    ("supervised", ZS_CELL, True, False),
+])
+def test_zero_shot_methods_run_only_on_marked_sets(kind: str, cell: Cell, zeroshot_defined: bool,
+                                                   skipped: bool) -> None:
+    query = CellQuery(MethodEntry("e", "m", {}), kind, cell, 3, {"sigma": 25}, zeroshot_defined)
+    assert (skip_reason(query) is not None) == skipped
+
+
+@pytest.mark.parametrize("patterns, cell, skipped", [
+    (None, CELL, False),
+    (("awgn_*",), CELL, False),
+    (("awgn_*",), REAL_CELL, True),
+    (("hetero_gaussian*", "real"), REAL_CELL, False),
+    (("hetero_gaussian*", "real"), CELL, True),
+])
+def test_evaluate_on_patterns_filter_noise_labels(patterns, cell: Cell, skipped: bool) -> None:
+    query = CellQuery(MethodEntry("e", "m", {}, patterns), "supervised", cell, 3, {"sigma": None}, False)
+    reason = skip_reason(query)
+    assert (reason is not None) == skipped
+    if skipped:
+        assert "evaluate_on" in reason and cell.label in reason
 
 
 class _ChannelProbe:

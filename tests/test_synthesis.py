@@ -72,3 +72,39 @@ def test_cell_from_real_pairs_keeps_noisy_images(shared_data: Path, tmp_path: Pa
     first = manifest["images"][0]
     assert (out / "noisy" / first["noisy_file"]).suffix == ".png"
     assert read_image(out / "clean" / f"{first['id']}.png").shape == (512, 512, 3)
+
+
+def test_cropped_real_cell_crops_clean_and_noisy_alike(shared_data: Path, tmp_path: Path) -> None:
+    from denoisebench.datasets import fetch_dataset
+
+    root = tmp_path / "raw"
+    fetch_dataset("cc15", root, mirror=shared_data)
+    whole = synthesize_cell(Cell("cc15", "cc15", None, "real", 1), root, tmp_path / "noisy", seed=0, overrides={})
+    crop = synthesize_cell(Cell("cc15_zs", "cc15", None, "real", 1, crop=64), root, tmp_path / "noisy", seed=0,
+                           overrides={})
+    image_id = json.loads((crop / "manifest.json").read_text())["images"][0]["id"]
+    for part in ("clean", "noisy"):
+        full = read_image(whole / part / f"{image_id}.png")
+        assert np.array_equal(read_image(crop / part / f"{image_id}.png"), full[224:288, 224:288])
+
+
+def test_repeats_write_realisations_and_keep_the_first_seed(tmp_path: Path) -> None:
+    root = tmp_path / "raw"
+    single = synthesize_cell(Cell("demo", "demo", "test", "awgn:sigma=25", 1), root, tmp_path / "n1", 0, {})
+    repeated = synthesize_cell(Cell("demo", "demo", "test", "awgn:sigma=25", 1, repeats=3), root, tmp_path / "n3",
+                               0, {})
+    records = json.loads((repeated / "manifest.json").read_text())["images"]
+    first_id = json.loads((single / "manifest.json").read_text())["images"][0]["id"]
+    assert [r["id"] for r in records] == [f"{first_id}_r{k}" for k in range(3)]
+    assert len({r["seed"] for r in records}) == 3
+    assert np.array_equal(read_image(repeated / "noisy" / f"{first_id}_r0.npy"),
+                          read_image(single / "noisy" / f"{first_id}.npy"))
+    assert not np.array_equal(read_image(repeated / "noisy" / f"{first_id}_r1.npy"),
+                              read_image(single / "noisy" / f"{first_id}.npy"))
+    assert sorted(p.stem for p in (repeated / "clean").iterdir()) == [r["id"] for r in records]
+
+
+def test_crop_larger_than_image_names_the_set_and_image(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"demo_big.*smaller than the 4096x4096"):
+        synthesize_cell(Cell("demo_big", "demo", "test", "awgn:sigma=25", 1, crop=4096), tmp_path / "raw",
+                        tmp_path / "noisy", 0, {})

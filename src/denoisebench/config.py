@@ -63,6 +63,9 @@ class Cell:
         split: dataset split or None.
         noise: noise spec text (``"awgn:sigma=25"``) or ``"real"`` for the set's own noisy images.
         limit: take only the first ``limit`` images (None = all).
+        crop: centre crop side applied to clean and noisy images alike (None = whole images).
+        zeroshot: the set is one that zero-shot methods (per-image training, costly) run on.
+        repeats: noise realisations per image (the N2N/B2U protocol repeats Kodak x10, Set14 x20).
     """
 
     testset: str
@@ -70,6 +73,9 @@ class Cell:
     split: str | None
     noise: str
     limit: int | None
+    crop: int | None = None
+    zeroshot: bool = False
+    repeats: int = 1
 
     @property
     def is_real(self) -> bool:
@@ -89,59 +95,124 @@ class Cell:
         return f"{self.testset}/{self.label}"
 
 
+SET_KEYS = ("name", "dataset", "split", "noise", "limit_images", "crop", "zeroshot", "repeats")
+
+
+def _positive_int(value: Any, where: str, allow_none: bool = True) -> int | None:
+    """``value`` checked to be a positive integer (or None when allowed), else a ConfigError naming ``where``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"params.yaml: {where}={value!r} must be a positive integer" + (" or null" if allow_none else ""))
+    return value
+
+
 def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
-    """The test cells of the active profile, in params order."""
+    """The test cells of the active profile, in params order.
+
+    A set may override the profile's ``limit_images`` and add ``crop`` (centre crop side), ``zeroshot: true`` (the
+    sets zero-shot methods run on) and ``repeats`` (noise realisations per image).
+    """
     profile = active_profile(params)
     plan = section(params, "evaluation", profile)
-    limit = plan.get("limit_images")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ConfigError(f"params.yaml: evaluation.{profile}.limit_images={limit!r} must be a positive integer or null")
+    limit = _positive_int(plan.get("limit_images"), f"evaluation.{profile}.limit_images")
     cells: list[Cell] = []
+    names: set[str] = set()
     for i, entry in enumerate(section(params, "evaluation", profile, "sets")):
         where = f"evaluation.{profile}.sets[{i}]"
         if not isinstance(entry, dict) or "dataset" not in entry or "noise" not in entry:
             raise ConfigError(f"params.yaml: {where} needs 'dataset' and 'noise' keys, got {entry!r}")
-        unknown = set(entry) - {"name", "dataset", "split", "noise"}
+        unknown = set(entry) - set(SET_KEYS)
         if unknown:
-            raise ConfigError(f"params.yaml: {where} has unknown keys {sorted(unknown)}; allowed: name, dataset, split, noise")
+            raise ConfigError(f"params.yaml: {where} has unknown keys {sorted(unknown)}; allowed: {', '.join(SET_KEYS)}")
+        name = entry.get("name", entry["dataset"])
+        if name in names:
+            raise ConfigError(f"params.yaml: {where}: set name {name!r} is used twice; give each set its own 'name'")
+        names.add(name)
+        set_limit = _positive_int(entry["limit_images"], f"{where}.limit_images") if "limit_images" in entry else limit
+        crop = _positive_int(entry.get("crop"), f"{where}.crop")
+        repeats = _positive_int(entry.get("repeats", 1), f"{where}.repeats", allow_none=False)
+        zeroshot = entry.get("zeroshot", False)
+        if not isinstance(zeroshot, bool):
+            raise ConfigError(f"params.yaml: {where}.zeroshot={zeroshot!r} must be true or false")
         for noise in entry["noise"]:
-            cells.append(Cell(entry.get("name", entry["dataset"]), entry["dataset"], entry.get("split"), str(noise), limit))
+            if str(noise) == REAL_NOISE and repeats != 1:
+                raise ConfigError(f"params.yaml: {where}: repeats={repeats} needs synthetic noise; real noise has "
+                                  "one realisation per image")
+            cells.append(Cell(name, entry["dataset"], entry.get("split"), str(noise), set_limit, crop, zeroshot,
+                              repeats))
     return cells
+
+
+def set_descriptions(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per test set of the active profile: dataset, split, crop, limit_images, repeats (for results' meta)."""
+    return {cell.testset: {"dataset": cell.dataset, "split": cell.split, "crop": cell.crop,
+                           "limit_images": cell.limit, "repeats": cell.repeats}
+            for cell in evaluation_plan(params)}
 
 
 @dataclass(frozen=True)
 class MethodEntry:
-    """A row of the tables: a registered method with its config (one ``methods:`` entry of params.yaml)."""
+    """A row of the tables: a registered method with its config (one ``methods:`` entry of params.yaml).
+
+    ``evaluate_on`` (entry key, optional): noise-label patterns (fnmatch, e.g. ``["awgn_*", "real"]``) of the
+    cells the entry is evaluated on; None = every cell it can handle.
+    """
 
     entry: str
     method: str
     config: dict[str, Any]
+    evaluate_on: tuple[str, ...] | None = None
 
 
-METHOD_GROUPS = ("classical", "learned")
+#: ``classical``: no training stage; ``learned``: trained by ``train@``; ``cascade``: learned entries whose
+#: training starts from another entry's model (``init_checkpoint``), so they train after it.
+METHOD_GROUPS = ("classical", "learned", "cascade")
+TRAINED_GROUPS = ("learned", "cascade")
+ENTRY_KEYS = ("method", "profiles", "evaluate_on")
 
 
 def method_entries(params: dict[str, Any]) -> dict[str, str]:
-    """Every method entry name mapped to its group (``classical`` needs no training, ``learned`` does)."""
+    """Every method entry name mapped to its group (see :data:`METHOD_GROUPS`)."""
     entries: dict[str, str] = {}
     for group in METHOD_GROUPS:
-        for name in section(params, "methods", group) or {}:
+        for name in (params.get("methods") or {}).get(group) or {}:
             if name in entries:
                 raise ConfigError(f"params.yaml: method entry {name!r} appears in more than one methods group")
             entries[name] = group
+    if not entries:
+        section(params, "methods", METHOD_GROUPS[0])  # raises, naming the missing key
     return entries
 
 
 def method_entry(params: dict[str, Any], entry: str) -> MethodEntry:
-    """The ``methods.<group>.<entry>`` section, split into method name and config."""
+    """The ``methods.<group>.<entry>`` section, split into method name, config and evaluation filter.
+
+    An optional ``profiles: {<profile>: {...}}`` mapping is merged over the config for the active profile (the
+    zero-shot methods' schedules: seconds in ``demo``, minutes in ``quick``, the paper's in ``paper``).
+    """
     groups = method_entries(params)
     if entry not in groups:
         raise ConfigError(f"params.yaml: unknown method entry {entry!r}; entries: {', '.join(sorted(groups))}")
+    where = f"methods.{groups[entry]}.{entry}"
     raw = section(params, "methods", groups[entry], entry)
     if not isinstance(raw, dict) or "method" not in raw:
-        raise ConfigError(f"params.yaml: methods.{groups[entry]}.{entry} must be a mapping with a 'method' key")
-    config = {k: v for k, v in raw.items() if k != "method"}
-    return MethodEntry(entry, str(raw["method"]), config)
+        raise ConfigError(f"params.yaml: {where} must be a mapping with a 'method' key")
+    config = {k: v for k, v in raw.items() if k not in ENTRY_KEYS}
+    profiles = raw.get("profiles") or {}
+    if not isinstance(profiles, dict) or set(profiles) - set(PROFILES):
+        raise ConfigError(f"params.yaml: {where}.profiles must map profile names ({', '.join(PROFILES)}) to "
+                          f"config overrides, got {profiles!r}")
+    override = profiles.get(active_profile(params)) or {}
+    if not isinstance(override, dict):
+        raise ConfigError(f"params.yaml: {where}.profiles.{active_profile(params)} must be a mapping, got {override!r}")
+    config.update(override)
+    evaluate_on = raw.get("evaluate_on")
+    if evaluate_on is not None and (not isinstance(evaluate_on, list)
+                                    or not all(isinstance(p, str) for p in evaluate_on)):
+        raise ConfigError(f"params.yaml: {where}.evaluate_on must be a list of noise-label patterns "
+                          f"(e.g. ['awgn_*', 'real']), got {evaluate_on!r}")
+    return MethodEntry(entry, str(raw["method"]), config, None if evaluate_on is None else tuple(evaluate_on))
 
 
 def train_settings(params: dict[str, Any], entry: str) -> dict[str, Any]:

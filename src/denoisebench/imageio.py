@@ -105,3 +105,15 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
         pil = Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data)
         fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
         pil.save(tmp, format=fmt.get(p.suffix.lower(), "PNG"))
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` window (offsets ``(H - size) // 2``, ``(W - size) // 2``).
+
+    Raises ValueError naming both sizes when the image is smaller than the window.
+    """
+    h, w = image.shape[:2]
+    if h < size or w < size:
+        raise ValueError(f"image of size {h}x{w} is smaller than the {size}x{size} centre crop; use a smaller crop")
+    top, left = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(image[top:top + size, left:left + size])

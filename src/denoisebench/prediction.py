@@ -8,8 +8,10 @@ set, a per-sigma model on another sigma) are listed with the reason in ``<out>/<
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,19 +25,61 @@ from denoisebench.methods.base import DenoiseContext, Method
 from denoisebench.synthesis import read_manifest
 
 
-def skip_reason(entry: MethodEntry, cell: Cell, channels: int, manifest: dict[str, Any]) -> str | None:
-    """Why ``entry`` cannot be evaluated on ``cell`` (None when it can).
+@dataclass(frozen=True)
+class CellQuery:
+    """What the skip rules see of one (entry, cell) pair."""
+
+    entry: MethodEntry
+    method_kind: str
+    cell: Cell
+    channels: int
+    manifest: dict[str, Any]
+    zeroshot_sets_defined: bool
+
+
+def _grey_model_on_colour(q: CellQuery) -> str | None:
+    return "grey model on a colour test set" if q.entry.config.get("channels") == 1 and q.channels == 3 else None
+
+
+def _other_sigma(q: CellQuery) -> str | None:
+    train_noise = q.entry.config.get("train_noise") or {}
+    trained_sigma = train_noise.get("sigma") if isinstance(train_noise, dict) else None
+    if trained_sigma is not None and q.manifest.get("sigma") != trained_sigma:
+        return f"trained for AWGN sigma={trained_sigma} only"
+    return None
+
+
+def _zeroshot_elsewhere(q: CellQuery) -> str | None:
+    if q.method_kind == "zero-shot" and q.zeroshot_sets_defined and not q.cell.zeroshot:
+        return "zero-shot entries run only on the sets marked zeroshot: true (per-image training is costly)"
+    return None
+
+
+def _not_in_evaluate_on(q: CellQuery) -> str | None:
+    patterns = q.entry.evaluate_on
+    if patterns is not None and not any(fnmatch.fnmatchcase(q.cell.label, p) for p in patterns):
+        return f"evaluate_on {list(patterns)} does not include noise {q.cell.label!r}"
+    return None
+
+
+#: Rules deciding which cells an entry is not evaluated on; the first reason found is recorded.
+SKIP_RULES: tuple[Callable[[CellQuery], str | None], ...] = (
+    _grey_model_on_colour, _other_sigma, _zeroshot_elsewhere, _not_in_evaluate_on,
+)
+
+
+def skip_reason(query: CellQuery) -> str | None:
+    """Why ``query.entry`` is not evaluated on ``query.cell`` (None when it is).
 
     A colour model runs on grey images by channel replication (see :func:`denoise_adapted`); a grey model does
-    not run on colour images; a model trained for one AWGN sigma runs only on cells with that sigma.
+    not run on colour images; a model trained for one AWGN sigma runs only on cells with that sigma; zero-shot
+    methods run only on the sets marked ``zeroshot: true`` (when any is); an entry's ``evaluate_on`` patterns
+    restrict it to matching noise labels.
     """
-    model_channels = entry.config.get("channels")
-    if model_channels == 1 and channels == 3:
-        return "grey model on a colour test set"
-    train_noise = entry.config.get("train_noise") or {}
-    trained_sigma = train_noise.get("sigma") if isinstance(train_noise, dict) else None
-    if trained_sigma is not None and manifest.get("sigma") != trained_sigma:
-        return f"trained for AWGN sigma={trained_sigma} only"
+    for rule in SKIP_RULES:
+        reason = rule(query)
+        if reason:
+            return reason
     return None
 
 
@@ -62,13 +106,22 @@ class CellResult:
     cell: Cell
     n_images: int
     seconds: float
+    mean_iterations: float | None = None
+
+
+TIMING_COLUMNS = ("image", "seconds", "sigma", "iterations", "train_seconds")
 
 
 def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path, manifest: dict[str, Any],
                  out_dir: Path, device: str) -> CellResult:
-    """Denoise every noisy image of one synthesized cell (its ``manifest``); write outputs and ``timings.csv``."""
+    """Denoise every noisy image of one synthesized cell (its ``manifest``); write outputs and ``timings.csv``.
+
+    Zero-shot methods report their per-image training in ``context.extra["zeroshot"]``; its ``iterations`` and
+    ``train_seconds`` become timing columns (empty for other methods).
+    """
     rows = []
     total = 0.0
+    iterations: list[float] = []
     for record in manifest["images"]:
         noisy = read_image(cell_dir / "noisy" / record["noisy_file"])
         sigma = manifest.get("sigma")
@@ -84,13 +137,19 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
             raise RuntimeError(f"method {entry.entry!r} returned shape {restored.shape} for {record['id']} "
                                f"of shape {noisy.shape}")
         write_image(out_dir / f"{record['id']}.npy", restored.astype(np.float32))
-        rows.append({"image": record["id"], "seconds": f"{seconds:.4f}", "sigma": f"{sigma:.4f}"})
+        zeroshot = context.extra.get("zeroshot") or {}
+        if zeroshot.get("iterations") is not None:
+            iterations.append(float(zeroshot["iterations"]))
+        rows.append({"image": record["id"], "seconds": f"{seconds:.4f}", "sigma": f"{sigma:.4f}",
+                     "iterations": zeroshot.get("iterations", ""),
+                     "train_seconds": "" if zeroshot.get("train_seconds") is None
+                     else f"{float(zeroshot['train_seconds']):.4f}"})
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["image", "seconds", "sigma"], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(TIMING_COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(out_dir / "timings.csv", buf.getvalue())
-    return CellResult(cell, len(rows), total)
+    return CellResult(cell, len(rows), total, float(np.mean(iterations)) if iterations else None)
 
 
 def predict_entry(method: Method, entry: MethodEntry, cells: list[Cell], noisy_root: Path, out_root: Path,
@@ -98,11 +157,12 @@ def predict_entry(method: Method, entry: MethodEntry, cells: list[Cell], noisy_r
     """Run ``method`` on every applicable cell; record the skipped ones with their reason."""
     results: list[CellResult] = []
     skipped: dict[str, str] = {}
+    zeroshot_sets_defined = any(cell.zeroshot for cell in cells)
     for cell in cells:
         cell_dir = noisy_root / cell.testset / cell.label
         manifest = read_manifest(cell_dir)
         channels = manifest["images"][0]["shape"][2] if manifest["images"] else 3
-        reason = skip_reason(entry, cell, channels, manifest)
+        reason = skip_reason(CellQuery(entry, method.kind, cell, channels, manifest, zeroshot_sets_defined))
         if reason:
             skipped[cell.key] = reason
             continue

@@ -3,9 +3,12 @@
 Per method entry:
     results/metrics/<entry>.json           {testset: {noise label: {psnr, ssim, psnr_shave3, ..., n_images,
                                              sec_per_image}}} (numbers only, for ``dvc metrics show``)
+                                             (+ iterations: mean per-image training steps of zero-shot methods)
     results/scores/<entry>/per_image.csv   entry, method, testset, noise, image, psnr, ssim, ..., seconds
+                                           (+ iterations for zero-shot methods)
     results/scores/<entry>/meta.json       entry, method, paper, kind, profile, protocols and their text, choices,
-                                           limit_images, train summary, git revision
+                                           limit_images, sets (per test set: dataset, split, crop, limit_images,
+                                           repeats), train summary, git revision
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ def score_cell(cell: Cell, clean_dir: Path, pred_dir: Path, protocols: dict[str,
     frame = score_folders(clean_dir, pred_dir, protocols)
     timings_path = pred_dir / "timings.csv"
     if timings_path.is_file():
-        timings = pd.read_csv(timings_path, dtype={"image": str})[["image", "seconds"]]
-        frame = frame.merge(timings, on="image", how="left")
+        timings = pd.read_csv(timings_path, dtype={"image": str})
+        keep = ["image", "seconds"] + (["iterations"] if timings.get("iterations", pd.Series()).notna().any() else [])
+        frame = frame.merge(timings[keep], on="image", how="left")
     else:
         frame["seconds"] = float("nan")
     frame.insert(0, "noise", cell.label)
@@ -44,6 +48,8 @@ def summarize_cells(frame: pd.DataFrame) -> dict[str, dict[str, dict[str, float]
         cell = {col: _finite(group[col].mean()) for col in metric_cols}
         cell["n_images"] = int(len(group))
         cell["sec_per_image"] = round(float(group["seconds"].mean()), 4) if group["seconds"].notna().any() else None
+        if "iterations" in group and group["iterations"].notna().any():
+            cell["iterations"] = round(float(group["iterations"].mean()), 1)
         summary.setdefault(str(testset), {})[str(noise)] = cell
     return summary
 

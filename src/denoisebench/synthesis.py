@@ -21,7 +21,7 @@ import numpy as np
 
 from denoisebench.config import Cell
 from denoisebench.fsutil import write_json_atomic
-from denoisebench.imageio import list_images, read_image, write_image
+from denoisebench.imageio import centre_crop, list_images, read_image, write_image
 
 MANIFEST = "manifest.json"
 
@@ -55,31 +55,59 @@ def _noisy_suffix(image: np.ndarray) -> str:
     return ".png" if exact else ".npy"
 
 
-def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, overrides: dict[str, bool]) -> Path:
-    """Write one test cell (see module docstring) and return its folder."""
-    from denoisebench.datasets import list_samples
+def repeat_id(image_id: str, k: int, repeats: int) -> str:
+    """Id of realisation ``k`` of an image: the image id itself when the cell has one realisation, else
+    ``<id>_r<k>``."""
+    return image_id if repeats == 1 else f"{image_id}_r{k}"
+
+
+def realisation_seed(cell: Cell, image_id: str, k: int, seed: int) -> int:
+    """Seed of realisation ``k``: realisation 0 keeps the single-realisation seed, so adding repeats leaves the
+    first realisation's noise (and results computed from it) unchanged."""
     from denoisebench.noise import derive_seed
+
+    return derive_seed(cell.dataset, image_id, cell.label if k == 0 else f"{cell.label}#r{k}", seed)
+
+
+def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, overrides: dict[str, bool]) -> Path:
+    """Write one test cell (see module docstring) and return its folder.
+
+    ``cell.crop`` centre-crops clean and noisy images alike (before noise is added, for synthetic noise);
+    ``cell.repeats`` > 1 writes that many noise realisations per image, ids ``<id>_r<k>``, each with its own clean
+    copy so that scoring pairs stay one-to-one (the mean over all rows is then the mean over images of the mean
+    over realisations, as the N2N/B2U protocol averages).
+    """
+    from denoisebench.datasets import list_samples
 
     out = out_root / cell.testset / cell.label
     if out.exists():
         shutil.rmtree(out)
     samples = list_samples(cell.dataset, data_root, split=cell.split, limit=cell.limit)
     model = None if cell.is_real else build_cell_noise(cell.noise, overrides, data_root)
+    crop = (lambda image: centre_crop(image, cell.crop)) if cell.crop else (lambda image: image)
     records = []
     for sample in samples:
-        clean = sample.clean()
-        write_image(out / "clean" / f"{sample.id}.png", clean)
+        try:
+            clean = crop(sample.clean())
+        except ValueError as exc:
+            raise ValueError(f"test set {cell.testset!r}, image {sample.id}: {exc}") from exc
         if model is None:
             noisy = sample.noisy()
             if noisy is None:
                 raise ValueError(f"dataset {cell.dataset!r} has no noisy images; give it a synthetic noise spec")
-            image_seed = None
+            realisations = [(sample.id, None, crop(noisy))]
         else:
-            image_seed = derive_seed(cell.dataset, sample.id, cell.label, seed)
-            noisy = model.apply(clean, np.random.default_rng(image_seed))
-        suffix = _noisy_suffix(noisy)
-        write_image(out / "noisy" / f"{sample.id}{suffix}", noisy)
-        records.append({"id": sample.id, "seed": image_seed, "shape": list(clean.shape), "noisy_file": f"{sample.id}{suffix}"})
+            realisations = []
+            for k in range(cell.repeats):
+                image_seed = realisation_seed(cell, sample.id, k, seed)
+                realisations.append((repeat_id(sample.id, k, cell.repeats), image_seed,
+                                     model.apply(clean, np.random.default_rng(image_seed))))
+        for image_id, image_seed, noisy in realisations:
+            write_image(out / "clean" / f"{image_id}.png", clean)
+            suffix = _noisy_suffix(noisy)
+            write_image(out / "noisy" / f"{image_id}{suffix}", noisy)
+            records.append({"id": image_id, "source_id": sample.id, "seed": image_seed, "shape": list(clean.shape),
+                            "noisy_file": f"{image_id}{suffix}"})
     write_json_atomic(out / MANIFEST, {
         "testset": cell.testset,
         "dataset": cell.dataset,
@@ -90,6 +118,8 @@ def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, over
         "sigma": None if model is None else getattr(model, "sigma", None),
         "base_seed": None if model is None else seed,
         "limit_images": cell.limit,
+        "crop": cell.crop,
+        "repeats": cell.repeats,
         "images": records,
     })
     return out

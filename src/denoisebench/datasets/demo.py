@@ -21,6 +21,7 @@ import numpy as np
 from denoisebench.datasets.catalog import DATASETS
 from denoisebench.datasets.spec import DatasetSpec, Layout, files_from_checksums
 from denoisebench.errors import DatasetError
+from denoisebench.imageio import centre_crop as crop_centre
 from denoisebench.imageio import read_uint8, to_float
 
 DEMO_FILES = {
@@ -41,12 +42,11 @@ def skimage_data_dir() -> Path:
 
 
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central ``size`` x ``size`` window (offsets ``(H - size) // 2``, ``(W - size) // 2``)."""
-    h, w = image.shape[:2]
-    if h < size or w < size:
-        raise DatasetError(f"image of size {h}x{w} is smaller than the {size}x{size} demo crop")
-    top, left = (h - size) // 2, (w - size) // 2
-    return image[top:top + size, left:left + size]
+    """:func:`denoisebench.imageio.centre_crop`, failing with a DatasetError."""
+    try:
+        return crop_centre(image, size)
+    except ValueError as exc:
+        raise DatasetError(f"demo dataset: {exc}") from exc
 
 
 def rgb_to_gray_uint8(image: np.ndarray) -> np.ndarray:
