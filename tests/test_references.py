@@ -10,12 +10,15 @@ import yaml
 
 from denoisebench.errors import ConfigError, UnknownNameError
 from denoisebench.references import (
+    NOISE_ALIASES,
     image_id_from_label,
+    load_extra_rows,
     load_method_map,
     load_papers,
     load_references,
     noise_label_from_degradation,
     normalise_image_id,
+    result_noise_label,
 )
 from denoisebench.references import testset_from_dataset as dataset_to_testset
 
@@ -136,10 +139,18 @@ def test_papers_index_and_method_map(refs) -> None:
     assert "Table 5" in papers["blind2grad"]["table_notes"]
     assert papers["durn_mtl"]["missing_tables"][0]["table"] == "Table 1"
     mapping = load_method_map(REFS)
-    assert mapping["semantic_denoise"]["CBM3D"] == "bm3d" and mapping["semantic_denoise"]["DnCNN"] == "dncnn_color_blind"
-    assert mapping["blind2grad"] == {"BM3D": "bm3d"}
+    assert mapping["semantic_denoise"]["CBM3D"] == ["bm3d"]
+    assert mapping["semantic_denoise"]["Proposed"] == ["liu_separate_s25", "liu_separate_s35", "liu_separate_s50"]
+    assert mapping["blind2grad"] == {"BM3D": ["bm3d"], "Ours": ["blind2grad"], "ZS-N2N": ["zsn2n"],
+                                     "S2S": ["self2self"]}
+    assert mapping["mtl_slw"]["Traditional DAE"] == ["dae_mse_awgn", "dae_mse_hg"]
     for key, methods in mapping.items():
         assert set(methods) <= set(refs.loc[refs["paper"] == key, "method"]), key
+    extra = load_extra_rows(REFS)
+    assert set(extra) <= set(papers)
+    assert extra["blind2grad"] == {"Ours (real-noise variant, dilated)": ["blind2grad_real"]}
+    assert extra["mtl_slw"]["DAE-S2 (task switching)"] == ["dae_s2_awgn", "dae_s2_hg", "dae_s2_isp"]
+    assert len(extra["mtl_slw"]) == 11
     with pytest.raises(UnknownNameError, match="semantic_denoise"):
         load_references("nope", root=REFS)
 
@@ -153,3 +164,46 @@ def test_build_rejects_bad_input(source_data) -> None:
     data = {**source_data, "records": source_data["records"][:-1]}
     with pytest.raises(ConfigError, match="meta.counts"):
         tool.build(data, "x.yaml", "0")
+
+
+def test_noise_aliases() -> None:
+    assert NOISE_ALIASES == {"hg": "hetero_gaussian_sampling-cbdnet", "hg_isp": "cbdnet_variance-paper"}
+    assert result_noise_label("hg") == "hetero_gaussian_sampling-cbdnet"
+    assert result_noise_label("hg_isp") == "cbdnet_variance-paper"
+    assert result_noise_label("awgn_sigma25") == "awgn_sigma25"
+
+
+def test_missing_maps_are_empty(tmp_path: Path) -> None:
+    assert load_method_map(tmp_path) == {} and load_extra_rows(tmp_path) == {}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[1, 2]", "method_map.yaml must map paper keys"),
+    ("blind2grad: [bm3d]", "method_map.yaml: entry 'blind2grad' must be a mapping"),
+    ("blind2grad:\n  BM3D: 3", r"method_map.yaml: blind2grad: method 'BM3D' must map to an entry name or a non-empty"),
+    ("blind2grad:\n  BM3D: [bm3d, 2]", r"method_map.yaml: blind2grad: method 'BM3D'"),
+    ("blind2grad:\n  BM3D: []", r"method_map.yaml: blind2grad: method 'BM3D'"),
+    ("blind2grad:\n  BM3D: {a: b}", r"method_map.yaml: blind2grad: method 'BM3D'"),
+])
+def test_bad_method_map(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "method_map.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_method_map(tmp_path)
+
+
+def test_method_map_accepts_strings_and_lists(tmp_path: Path) -> None:
+    (tmp_path / "method_map.yaml").write_text("p:\n  A: a\n  B: [b1, b2]\nq: null\n", encoding="utf-8")
+    assert load_method_map(tmp_path) == {"p": {"A": ["a"], "B": ["b1", "b2"]}}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("rows", "extra_rows.yaml must map paper keys"),
+    ("mtl_slw: [bm3d]", "extra_rows.yaml: entry 'mtl_slw' must be a mapping"),
+    ("mtl_slw:\n  BM3D: bm3d", r"extra_rows.yaml: mtl_slw: row 'BM3D' must be a non-empty list"),
+    ("mtl_slw:\n  BM3D: [bm3d, 1]", r"extra_rows.yaml: mtl_slw: row 'BM3D'"),
+    ("mtl_slw:\n  BM3D: []", r"extra_rows.yaml: mtl_slw: row 'BM3D'"),
+])
+def test_bad_extra_rows(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "extra_rows.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_extra_rows(tmp_path)

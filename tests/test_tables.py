@@ -6,10 +6,12 @@ import csv
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
+from denoisebench.errors import ConfigError
 from denoisebench.tables import ResultsFormatError, load_results, write_paper_tables, write_results_md
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,8 +26,9 @@ def _metrics(psnr: float, ssim: float, n: int, shave: float = 0.0) -> dict:
 
 
 def add_entry(root: Path, name: str, metrics: dict, *, profile: str = "paper", method: str | None = None,
-              limit: int | None = None, choices: tuple[str, ...] = (), per_image: list | None = None) -> None:
-    """Write one entry of the results contract under ``root``."""
+              limit: int | None = None, choices: tuple[str, ...] = (), per_image: list | None = None,
+              sets: dict | None = None) -> None:
+    """Write one entry of the results contract under ``root`` (``sets``: the optional per-set meta)."""
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     (root / "metrics" / f"{name}.json").write_text(json.dumps(metrics))
     scores = root / "scores" / name
@@ -34,12 +37,41 @@ def add_entry(root: Path, name: str, metrics: dict, *, profile: str = "paper", m
             "protocol": {"quant": "round"}, "protocol_text": "RGB uint8 rounded, whole image",
             "protocol_text_shave3": "RGB uint8 rounded, 3 px shaved", "choices": list(choices),
             "limit_images": limit, "train": {}, "git_rev": "0123456789abcdef"}
+    if sets is not None:
+        meta["sets"] = sets
     (scores / "meta.json").write_text(json.dumps(meta))
     if per_image is not None:
         with open(scores / "per_image.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(PER_IMAGE_HEADER)
             writer.writerows([name, method or name, *row] for row in per_image)
+
+
+def _set(dataset: str, *, crop: int | None = None, limit: int | None = None, split: str | None = None) -> dict:
+    return {"dataset": dataset, "split": split, "crop": crop, "limit_images": limit, "repeats": 1}
+
+
+def _patch_meta(root: Path, entry: str, **changes) -> None:
+    path = root / "scores" / entry / "meta.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def _cell(section: str, row_start: str, header: str) -> str:
+    """The cell in column ``header`` of the first table row of ``section`` that starts with ``row_start``."""
+    blocks, block = [], []
+    for line in section.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+        elif block:
+            blocks.append(block)
+            block = []
+    for lines in blocks:
+        row = next((line for line in lines[2:] if line.startswith(row_start)), None)
+        if row is not None:
+            headers = [c.strip() for c in lines[0].strip().strip("|").split(" | ")]
+            cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+            return cells[headers.index(header)]
+    raise AssertionError(f"no row starting with {row_start!r}")
 
 
 @pytest.fixture()
@@ -116,13 +148,16 @@ def test_paper_tables_003_and_unmapped_papers(results: Path, tmp_path: Path) -> 
     table3 = text.split("## Table 3")[1].split("## Table 4")[0]
     kodak25 = next(line for line in table3.splitlines() if line.startswith("| Kodak24 | σ=25 |"))
     assert "31.87† / 0.868†" in kodak25
-    assert kodak25.rstrip(" |").endswith("31.50 / 0.861 (Δ -0.37† / -0.007†) [quick]")
-    kodak50 = next(line for line in table3.splitlines() if line.startswith("| Kodak24 | σ=50 |"))
-    assert kodak50.rstrip().endswith("| — |")
+    assert _cell(table3, "| Kodak24 | σ=25 |", "BM3D → `bm3d` reproduced (Δ)") == \
+        "31.50 / 0.861 (Δ -0.37† / -0.007†) [quick]"
+    assert _cell(table3, "| Kodak24 | σ=50 |", "BM3D → `bm3d` reproduced (Δ)") == "—"
+    assert _cell(table3, "| Kodak24 | σ=25 |", "Ours → `blind2grad` reproduced (Δ)") == "—"
     assert "copied from prior work" in table3 and "`blind2grad-0309`" in table3
     assert "raw-RGB BM3D, N2N and Ne2Ne cells" in text  # Table 5 caveat from the table notes
+    page1 = (out / "001.md").read_text(encoding="utf-8")
+    assert "reported numbers only" in page1
     page0 = (out / "000.md").read_text(encoding="utf-8")
-    assert "reported numbers only" in page0 and "32.07 / 0.98" in page0 and "RENOIR" in page0
+    assert "32.07 / 0.98" in page0 and "RENOIR" in page0
 
 
 def test_paper_tables_without_results(tmp_path: Path) -> None:
@@ -145,6 +180,11 @@ def test_paper_tables_without_results(tmp_path: Path) -> None:
                                                                 '"profile": "fast"}'), "profile 'fast'"),
     (lambda r: (r / "scores" / "bm3d" / "per_image.csv").write_text("entry,psnr\nbm3d,30\n"),
      "per_image.csv lacks columns"),
+    (lambda r: _patch_meta(r, "bm3d", sets=["kodak24"]), "meta.json: 'sets' must be an object"),
+    (lambda r: _patch_meta(r, "bm3d", sets={"k": {"crop": 128}}), r"meta.json: sets\['k'\] must be an object with"),
+    (lambda r: _patch_meta(r, "bm3d", sets={"k": _set("kodak24", crop=0)}),
+     r"meta.json: sets\['k'\]: 'crop' must be a positive integer"),
+    (lambda r: _patch_meta(r, "bm3d", sets={"k": {**_set("kodak24"), "split": 3}}), r"sets\['k'\]: 'split' must be"),
 ])
 def test_bad_results_name_the_file(results: Path, tmp_path: Path, mutate, message) -> None:
     mutate(results)
@@ -180,3 +220,138 @@ def test_infinite_psnr_and_train_summary(tmp_path: Path) -> None:
     assert rows[1].startswith("| floor | `noisy` |")
     assert "| iters=200 |" in text and "loss_curve" not in text
     assert "`demo` are **not a reproduction" in text
+
+
+PROPOSED = "| Proposed → `liu_separate_s25`, `liu_separate_s35`, `liu_separate_s50` |"
+
+
+def test_method_lists_take_the_first_entry_with_the_cell(results: Path, tmp_path: Path) -> None:
+    add_entry(results, "liu_separate_s35", {"kodak24": {"awgn_sigma35": _metrics(30.90, 0.85, 24)}})
+    add_entry(results, "liu_separate_s50", {"kodak24": {"awgn_sigma35": _metrics(20.0, 0.5, 24),
+                                                        "awgn_sigma50": _metrics(29.20, 0.80, 24)}})
+    out = tmp_path / "papers"
+    write_paper_tables(results, REFS, out)
+    text = (out / "004.md").read_text(encoding="utf-8")
+    averages = text.split("## Table II")[1].split("### Per image")[0]
+    # reported 30.83 (sigma 35) / 29.27 (sigma 50); s35 is listed before s50, so it wins the sigma-35 cell
+    assert _cell(averages, PROPOSED, "Kodak24, σ=35 reproduced (Δ)") == "30.90 (Δ +0.07) [from liu_separate_s35]"
+    assert _cell(averages, PROPOSED, "Kodak24, σ=50 reproduced (Δ)") == "29.20 (Δ -0.07) [from liu_separate_s50]"
+    assert _cell(averages, PROPOSED, "Kodak24, σ=25 reproduced (Δ)") == "—"
+    status = text.split("## Reproduction status")[1].split("## Table I")[0]
+    assert "| Proposed | `liu_separate_s25` | not run yet |" in status
+    assert "| Proposed | `liu_separate_s35` | `paper` |" in status
+    assert "| Proposed | `liu_separate_s50` | `paper` |" in status
+    index = (out / "index.md").read_text(encoding="utf-8")
+    assert "`liu_separate_s25`, `liu_separate_s35`, `liu_separate_s50`" in index
+    assert "`liu_joint_s25`, `liu_joint_s35`, `liu_joint_s50`" in index  # extra-row entries
+
+
+def test_noise_aliases_match_hg_cells(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    add_entry(root, "dae_mse_hg", {"polyu": {"hetero_gaussian_sampling-cbdnet": _metrics(30.50, 0.93, 100),
+                                             "hg": _metrics(1.0, 0.1, 100)}})
+    add_entry(root, "cbdnet_s2", {"polyu": {"cbdnet_variance-paper": _metrics(30.60, 0.90, 100),
+                                            "hg_isp": _metrics(1.0, 0.1, 100)}})
+    out = tmp_path / "papers"
+    write_paper_tables(root, REFS, out)
+    text = (out / "000.md").read_text(encoding="utf-8")
+    fig4 = text.split("## Fig. 4 caption")[1].split("## Fig. 6")[0]  # reported 30.74 / 0.95 (hg)
+    assert _cell(fig4, "| Traditional DAE → `dae_mse_awgn`, `dae_mse_hg` |", "PolyU, HG reproduced (Δ)") == \
+        "30.50 / 0.93 (Δ -0.24 / -0.02) [from dae_mse_hg]"
+    fig6 = text.split("## Fig. 6 caption")[1].split("## Fig. 8")[0]  # reported 30.49 / 0.92 (hg_isp)
+    assert _cell(fig6, "| Improved CBDNet → `cbdnet_s2` |", "PolyU, HG+ISP reproduced (Δ)") == \
+        "30.60 / 0.90 (Δ +0.11 / -0.02)"
+
+
+def test_crop_sets_match_by_dataset(results: Path, tmp_path: Path) -> None:
+    add_entry(results, "blind2grad", {"kodak24_zs": {"awgn_sigma25": _metrics(30.00, 0.85, 2)},
+                                      "kodak24_zs_b": {"awgn_sigma25": _metrics(1.0, 0.1, 1),
+                                                       "awgn_sigma50": _metrics(27.00, 0.70, 1)}},
+              profile="quick", limit=5,
+              sets={"kodak24_zs": _set("kodak24", crop=128, limit=2),
+                    "kodak24_zs_b": _set("kodak24", crop=64, limit=1)})
+    add_entry(results, "zsn2n", {"kodak24": {"awgn_sigma25": _metrics(29.50, 0.80, 24)},
+                                 "kodak24_zs": {"awgn_sigma25": _metrics(1.0, 0.1, 2)}},
+              sets={"kodak24": _set("kodak24"), "kodak24_zs": _set("kodak24", crop=128, limit=2)})
+    out = tmp_path / "papers"
+    write_paper_tables(results, REFS, out)
+    text = (out / "003.md").read_text(encoding="utf-8")
+    table3 = text.split("## Table 3")[1].split("## Table 4")[0]
+    ours = "Ours → `blind2grad` reproduced (Δ)"  # reported 32.46 / 0.885 (sigma 25), 29.36 / 0.813 (sigma 50)
+    assert _cell(table3, "| Kodak24 | σ=25 |", ours) == "30.00 / 0.850 (Δ -2.46 / -0.035) [quick, 2/24 img, crop 128]"
+    assert _cell(table3, "| Kodak24 | σ=50 |", ours) == "27.00 / 0.700 (Δ -2.36 / -0.113) [quick, 1/24 img, crop 64]"
+    assert _cell(table3, "| CBSD68 | σ=25 |", ours) == "—"
+    # the set named like the reference test set wins over a crop set of the same dataset (reported 29.17 / 0.773)
+    assert _cell(table3, "| Kodak24 | σ=25 |", "ZS-N2N → `zsn2n` reproduced (Δ)") == \
+        "29.50 / 0.800 (Δ +0.33 / +0.027)"
+    assert "centre crops of the test images" in table3 and "not comparable with full-image numbers" in table3
+    assert "`blind2grad` set `kodak24_zs` (kodak24, crop 128, at most 2 images)" in table3
+    assert "`zsn2n` set" not in table3
+    status = text.split("## Reproduction status")[1].split("## Table 2")[0]
+    assert "| Ours | `blind2grad` | `quick` | RGB uint8 rounded, whole image | kodak24_zs: 2, kodak24_zs_b: 1 |" \
+        in status
+    assert "`blind2grad` used at most 2 images of `kodak24_zs` (kodak24), 1 image of `kodak24_zs_b` (kodak24)" in status
+    assert "`blind2grad` used at most 5" not in status and "`bm3d` used at most 5 images per test set" in status
+    assert "`blind2grad` was evaluated on centre crops in `kodak24_zs` (kodak24, 128 px)" in status
+    board = write_results_md(results, tmp_path / "results.md").read_text(encoding="utf-8")
+    zs = board.split("### kodak24_zs · awgn_sigma25")[1].split("###")[0]
+    assert "| 2 (subset) |" in next(line for line in zs.splitlines() if "`blind2grad`" in line)
+    assert "| `blind2grad` | blind2grad | baseline | classical | `quick` | kodak24_zs: 2, kodak24_zs_b: 1 |" in board
+
+
+def test_extra_rows_section(results: Path, tmp_path: Path) -> None:
+    add_entry(results, "liu_joint_s25", {"kodak24": {"awgn_sigma25": _metrics(32.10, 0.88, 24, 0.05)}})
+    add_entry(results, "liu_joint_s35", {"kodak24": {"awgn_sigma25": _metrics(1.0, 0.1, 24),
+                                                     "awgn_sigma35": _metrics(30.70, 0.85, 4)}})
+    out = tmp_path / "papers"
+    write_paper_tables(results, REFS, out)
+    heading = "## Additional reproduced rows (no reported counterpart)"
+    section = (out / "004.md").read_text(encoding="utf-8").split(heading)[1].split("\n## ")[0]
+    row = ("| Joint (L_D + 0.5 L_P + 0.25 L_H, EfficientNet-Lite0) → `liu_joint_s25`, `liu_joint_s35`, "
+           "`liu_joint_s50` |")
+    assert _cell(section, row, "kodak24 · awgn_sigma25 PSNR / SSIM") == "32.10 / 0.8800 [from liu_joint_s25]"
+    assert _cell(section, row, "kodak24 · awgn_sigma25 shave3 PSNR") == "32.15 [from liu_joint_s25]"
+    assert _cell(section, row, "kodak24 · awgn_sigma35 PSNR / SSIM") == "30.70 / 0.8500 [from liu_joint_s35, 4/24 img]"
+    assert "cbsd68" not in section and "Not run yet: `liu_joint_s50`." in section
+    page0 = (out / "000.md").read_text(encoding="utf-8").split(heading)[1].split("\n## ")[0]
+    assert _cell(page0, "| BM3D → `bm3d` |", "cbsd68 · awgn_sigma50 PSNR / SSIM") == \
+        "27.20 / 0.7701 [quick, 5/68 img]"
+    assert _cell(page0, "| DnCNN → `dncnn_color_blind` |", "kodak24 · awgn_sigma25 PSNR / SSIM") == "32.40 / 0.8830"
+    assert _cell(page0, "| CBDNet-S2 → `cbdnet_s2` |", "kodak24 · awgn_sigma25 PSNR / SSIM") == "—"
+    assert "shave3" not in page0
+    page3 = (out / "003.md").read_text(encoding="utf-8")
+    assert "None of the listed entries has results yet." in page3.split(heading)[1]
+    assert heading not in (out / "001.md").read_text(encoding="utf-8")
+
+
+def test_paper_notes_and_links(tmp_path: Path) -> None:
+    out = tmp_path / "papers"
+    write_paper_tables(tmp_path / "no_results", REFS, out)
+    page3 = (out / "003.md").read_text(encoding="utf-8")
+    top = page3.split("## Reproduction status")[0]
+    assert "Neighbor2Neighbor" in top and "Planaria" in top and "Kodak24 crops" in top
+    links = page3.split("## Other outputs of this paper")[1]
+    assert "- [Fig. 7 analogue: PSNR vs per-image time](../paper_003/fig7.png)" in links
+    assert "- [Ablation: masks, T-standout, omega](../paper_003/ablation.md)" in links
+    page4 = (out / "004.md").read_text(encoding="utf-8")
+    assert "(../paper_004/highlevel.md)" in page4 and "(../paper_004/fig4.png)" in page4
+    page0 = (out / "000.md").read_text(encoding="utf-8")
+    assert "Table 2's numbers are missing" in page0.split("## Reproduction status")[0]
+    assert "(../paper_000/000_mtl.md)" in page0.split("## Other outputs of this paper")[1]
+    assert "## Other outputs" not in (out / "001.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("method_map.yaml", "nope:\n  X: bm3d\n", r"method_map.yaml: unknown paper keys \['nope'\]"),
+    ("method_map.yaml", "blind2grad:\n  Nope: bm3d\n", r"method_map.yaml: blind2grad: methods \['Nope'\]"),
+    ("method_map.yaml", "blind2grad:\n  BM3D: {a: 1}\n", r"method_map.yaml: blind2grad: method 'BM3D'"),
+    ("extra_rows.yaml", "nope:\n  row: [bm3d]\n", r"extra_rows.yaml: unknown paper keys \['nope'\]"),
+    ("extra_rows.yaml", "blind2grad:\n  row: bm3d\n", r"extra_rows.yaml: blind2grad: row 'row'"),
+])
+def test_bad_reference_maps_name_the_file(results: Path, tmp_path: Path, name: str, content: str,
+                                          message: str) -> None:
+    refs = tmp_path / "references"
+    shutil.copytree(REFS, refs)
+    (refs / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        write_paper_tables(results, refs, tmp_path / "papers")

@@ -2,8 +2,9 @@
 
 ``tools/build_references.py`` derives ``references/<paper_key>.csv`` and ``references/papers.yaml`` from
 ``shared/docs/paper_results.yaml``; ``references/method_map.yaml`` (hand-written) maps a paper's method names
-to benchmark method entries. This module holds the name mappings shared by the builder and the tables, and
-the loaders.
+to benchmark method entries and ``references/extra_rows.yaml`` (hand-written) lists entries without a reported
+counterpart per paper. This module holds the name mappings shared by the builder and the tables (including the
+reported -> result noise-label aliases, :data:`NOISE_ALIASES`), and the loaders.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ _NOISE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^hg\s*\+\s*isp$"), lambda m: "hg_isp"),
     (re.compile(r"^synthetic mix\b.*$"), lambda m: "synthetic_mix"),
 ]
+
+#: Reported noise label -> the benchmark noise label its condition is stored under in the results (the one
+#: place the tables translate noise labels; see :func:`result_noise_label`). Paper 000's heterogeneous Gaussian
+#: noise (``hg``, figure captions) is the ``hetero_gaussian`` spec (CBDNet-style lambda sampling) and its
+#: ``HG+ISP`` noise (``hg_isp``) the ``cbdnet`` camera-pipeline spec with the paper's variances.
+NOISE_ALIASES: dict[str, str] = {
+    "hg": "hetero_gaussian_sampling-cbdnet",
+    "hg_isp": "cbdnet_variance-paper",
+}
 
 _KODAK_IMAGE = re.compile(r"^kodak image\s*0*(\d+)$", re.IGNORECASE)
 
@@ -153,21 +163,82 @@ def load_papers(root: str | Path | None = None) -> dict[str, dict[str, Any]]:
     return papers
 
 
-def load_method_map(root: str | Path | None = None) -> dict[str, dict[str, str]]:
-    """Read ``references/method_map.yaml``: paper key -> {paper method name -> benchmark entry name}."""
-    path = Path(root or default_references_dir()) / "method_map.yaml"
-    if not path.is_file():
-        return {}
-    data = _yaml_load(path) or {}
+def result_noise_label(label: str) -> str:
+    """The benchmark noise label under which a reported noise label is looked up in the results
+    (:data:`NOISE_ALIASES`; any other label is used as is)."""
+    return NOISE_ALIASES.get(label, label)
+
+
+def _entry_list(value: Any) -> list[str] | None:
+    """``"e"`` -> ``["e"]``; a non-empty list of strings -> itself; anything else -> ``None``."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _paper_mapping(path: Path, data: Any, what: str) -> dict[str, Any]:
+    """The top level of a hand-written per-paper yaml: paper key -> mapping (``None`` values dropped)."""
+    data = data or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} must map paper keys to {{paper method: entry}} mappings")
-    out: dict[str, dict[str, str]] = {}
+        raise ConfigError(f"{path} must map paper keys to {what} mappings")
+    out: dict[str, Any] = {}
     for key, mapping in data.items():
         if mapping is None:
             continue
-        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-            raise ConfigError(f"{path}: entry {key!r} must map paper method names to entry names (strings)")
-        out[str(key)] = {str(k): v for k, v in mapping.items()}
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{path}: entry {key!r} must be a mapping of {what}, got {type(mapping).__name__}")
+        out[str(key)] = mapping
+    return out
+
+
+def load_method_map(root: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """Read ``references/method_map.yaml``: paper key -> {paper method name -> benchmark entry names}.
+
+    A value may be one entry name or a list of them (e.g. per-sigma models); both come back as a list, in file
+    order. A missing file gives ``{}``.
+
+    Raises:
+        ConfigError: the file is not a mapping of mappings, or a value is neither a string nor a non-empty list
+            of strings (the message names the file, paper key and method).
+    """
+    path = Path(root or default_references_dir()) / "method_map.yaml"
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for key, mapping in _paper_mapping(path, _yaml_load(path), "{paper method: entry or [entries]}").items():
+        out[key] = {}
+        for method, value in mapping.items():
+            entries = _entry_list(value)
+            if entries is None:
+                raise ConfigError(f"{path}: {key}: method {method!r} must map to an entry name or a non-empty list "
+                                  f"of entry names (strings), got {value!r}")
+            out[key][str(method)] = entries
+    return out
+
+
+def load_extra_rows(root: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """Read ``references/extra_rows.yaml``: paper key -> {row label -> [benchmark entry names]}.
+
+    Extra rows are benchmark entries without a reported counterpart that belong on a paper's page. A missing
+    file gives ``{}``.
+
+    Raises:
+        ConfigError: the file is not a mapping of mappings, or a row's value is not a non-empty list of strings
+            (the message names the file, paper key and row).
+    """
+    path = Path(root or default_references_dir()) / "extra_rows.yaml"
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for key, rows in _paper_mapping(path, _yaml_load(path), "{row label: [entries]}").items():
+        out[key] = {}
+        for label, value in rows.items():
+            if isinstance(value, str) or _entry_list(value) is None:
+                raise ConfigError(f"{path}: {key}: row {label!r} must be a non-empty list of entry names, "
+                                  f"got {value!r}")
+            out[key][str(label)] = list(value)
     return out
 
 

@@ -1,10 +1,11 @@
 """Read and validate the results tree the pipeline writes (the RESULTS CONTRACT).
 
-``results/metrics/<entry>.json``: ``{testset: {noise: {"psnr", "ssim", "psnr_shave3", "ssim_shave3",
+``results/metrics/<entry>.json``: ``{set: {noise: {"psnr", "ssim", "psnr_shave3", "ssim_shave3",
 "n_images", "sec_per_image"}}}``; ``results/scores/<entry>/per_image.csv`` (per-image rows) and
 ``results/scores/<entry>/meta.json`` (entry, method, paper, kind, profile, protocol, protocol_text,
-protocol_text_shave3, choices, limit_images, train, git_rev). Every structural problem raises
-:class:`ResultsFormatError` naming the file.
+protocol_text_shave3, choices, limit_images, train, git_rev, and optionally ``sets``: ``{set: {dataset, split,
+crop, limit_images, repeats}}``; without ``sets`` a result set is its own dataset with the entry-level
+``limit_images``). Every structural problem raises :class:`ResultsFormatError` naming the file.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from denoisebench.errors import DenoiseBenchError
-from denoisebench.references import normalise_image_id
+from denoisebench.references import normalise_image_id, result_noise_label
 from denoisebench.tables.markdown import is_number
 
 PROFILES = ("demo", "quick", "paper")
 REQUIRED_METRICS = ("psnr", "n_images")
 PER_IMAGE_REQUIRED = ("testset", "noise", "image", "psnr")
+SET_INT_KEYS = ("crop", "limit_images", "repeats")
 PER_IMAGE_COLUMNS = ("entry", "method", "testset", "noise", "image", "psnr", "ssim", "psnr_shave3",
                      "ssim_shave3", "seconds")
 
@@ -55,10 +57,29 @@ class EntryResult:
 
     @property
     def limit_images(self) -> int | None:
+        """The entry-level ``limit_images`` of ``meta.json`` (see :meth:`set_limit` for one set's)."""
         return self.meta.get("limit_images")
 
+    @property
+    def sets(self) -> dict[str, dict[str, Any]]:
+        """``meta.json``'s ``sets`` (result set name -> dataset, split, crop, limit_images, repeats); ``{}`` for
+        older meta files."""
+        return dict(self.meta.get("sets") or {})
+
+    def set_spec(self, set_name: str) -> dict[str, Any]:
+        """How result set ``set_name`` was built; a set missing from ``sets`` is its own full-image dataset
+        with the entry-level ``limit_images``."""
+        spec = self.sets.get(set_name)
+        if spec is not None:
+            return {"split": None, "crop": None, "limit_images": None, "repeats": 1, **spec}
+        return {"dataset": set_name, "split": None, "crop": None, "limit_images": self.limit_images, "repeats": 1}
+
+    def set_limit(self, set_name: str) -> int | None:
+        """``limit_images`` of result set ``set_name`` (per set when ``sets`` is present)."""
+        return self.set_spec(set_name).get("limit_images")
+
     def cell(self, testset: str, noise: str) -> dict[str, float] | None:
-        """Summary metrics of ``testset``/``noise``, or ``None`` when not evaluated."""
+        """Summary metrics of result set ``testset`` and noise label ``noise``, or ``None`` when not evaluated."""
         return self.metrics.get(testset, {}).get(noise)
 
     def image_scores(self, testset: str, noise: str) -> dict[str, dict[str, Any]]:
@@ -70,13 +91,58 @@ class EntryResult:
         return {normalise_image_id(r["image"]): r for r in sub.to_dict("records")}
 
     def is_subset(self, testset: str, noise: str) -> bool:
-        """True when the cell averaged fewer images than the full test set."""
+        """True when the cell of result set ``testset`` averaged fewer images than its dataset's full set."""
         cell = self.cell(testset, noise) or {}
         n = cell.get("n_images")
-        full = FULL_SET_SIZES.get(testset)
+        full = FULL_SET_SIZES.get(str(self.set_spec(testset)["dataset"]))
         if full is not None and is_number(n):
             return int(n) < full
-        return self.limit_images is not None
+        return self.set_limit(testset) is not None
+
+    def has(self, testset: str, noise: str, image: str | None = None) -> bool:
+        """True when result set ``testset`` has a summary for ``noise`` (or, with ``image``, a per-image row)."""
+        if image is not None:
+            return image in self.image_scores(testset, noise)
+        return self.cell(testset, noise) is not None
+
+    def match(self, testset: str, noise: str, image: str | None = None) -> CellMatch | None:
+        """Where a reported cell (reference test set ``testset``, reported noise label ``noise``, optionally one
+        ``image``) lies in this entry's results, or ``None``.
+
+        The noise label goes through :func:`~denoisebench.references.result_noise_label`. The result set named
+        ``testset`` is used when it has the cell; otherwise the first set (sorted by name) whose
+        ``sets[S].dataset`` is ``testset`` and which has it (e.g. the crop set ``kodak24_zs`` for ``kodak24``).
+        """
+        label = result_noise_label(noise)
+        if self.has(testset, label, image):
+            return CellMatch(self, testset, label)
+        for name in sorted(self.sets):
+            if name != testset and self.sets[name].get("dataset") == testset and self.has(name, label, image):
+                return CellMatch(self, name, label)
+        return None
+
+
+@dataclass(frozen=True)
+class CellMatch:
+    """One entry's result for a reported cell: the result set and noise label it was found under."""
+
+    entry: EntryResult
+    set_name: str
+    noise: str
+
+    @property
+    def summary(self) -> dict[str, float]:
+        """The summary metrics of the matched cell."""
+        return self.entry.cell(self.set_name, self.noise) or {}
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """How the matched result set was built (:meth:`EntryResult.set_spec`)."""
+        return self.entry.set_spec(self.set_name)
+
+    def image_scores(self) -> dict[str, dict[str, Any]]:
+        """Per-image rows of the matched cell keyed by normalised image id."""
+        return self.entry.image_scores(self.set_name, self.noise)
 
 
 @dataclass
@@ -88,6 +154,17 @@ class ResultSet:
 
     def get(self, entry: str) -> EntryResult | None:
         return self.entries.get(entry)
+
+    def first_match(self, entries: list[str], testset: str, noise: str,
+                    image: str | None = None) -> CellMatch | None:
+        """The match of the first of ``entries`` (in order) that has a result for ``testset``/``noise``
+        (/``image``); see :meth:`EntryResult.match`."""
+        for name in entries:
+            entry = self.entries.get(name)
+            found = entry.match(testset, noise, image) if entry is not None else None
+            if found is not None:
+                return found
+        return None
 
 
 def _read_json(path: Path) -> Any:
@@ -134,7 +211,29 @@ def _validate_meta(path: Path, entry: str, meta: Any) -> dict[str, Any]:
     limit = meta.get("limit_images")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ResultsFormatError(f"{path}: 'limit_images' must be a positive integer or null, got {limit!r}")
+    _validate_sets(path, meta.get("sets"))
     return meta
+
+
+def _validate_sets(path: Path, sets: Any) -> None:
+    """``sets`` (optional): ``{name: {"dataset": str, "split": str|null, "crop": int|null,
+    "limit_images": int|null, "repeats": int}}``."""
+    if sets is None:
+        return
+    if not isinstance(sets, dict):
+        raise ResultsFormatError(f"{path}: 'sets' must be an object of set name -> {{dataset, split, crop, "
+                                 f"limit_images, repeats}}, got {type(sets).__name__}")
+    for name, spec in sets.items():
+        where = f"{path}: sets[{name!r}]"
+        if not isinstance(spec, dict) or not isinstance(spec.get("dataset"), str):
+            raise ResultsFormatError(f"{where} must be an object with a string 'dataset', got {spec!r}")
+        split = spec.get("split")
+        if split is not None and not isinstance(split, str):
+            raise ResultsFormatError(f"{where}: 'split' must be a string or null, got {split!r}")
+        for key in SET_INT_KEYS:
+            value = spec.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ResultsFormatError(f"{where}: {key!r} must be a positive integer or null, got {value!r}")
 
 
 def _read_per_image(path: Path) -> Any:

@@ -1,26 +1,71 @@
 """``reports/papers/<NNN>.md``: each paper's tables with the reported numbers and, where this benchmark
 reproduced a cell, the reproduced value, the difference and the profile/protocol that produced it.
 
-A reported cell is matched with a reproduced one by (paper method -> entry via ``references/method_map.yaml``,
-the cell's ``testset`` and ``noise`` label, the metric; for per-image tables also the image id). Inputs are
-only ``references/`` and the results tree.
+A reported cell is matched with a reproduced one by (paper method -> entries via ``references/method_map.yaml``,
+the first entry with a result for the cell's ``testset`` (or a crop/subset result set of that dataset) and
+``noise`` label (after :data:`~denoisebench.references.NOISE_ALIASES`), the metric; for per-image tables also the
+image id). Entries without a reported counterpart (``references/extra_rows.yaml``) get their own section. Inputs
+are only ``references/`` and the results tree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_text_atomic
-from denoisebench.references import load_method_map, load_papers, load_references
-from denoisebench.tables.grids import Context, cond_key, condition_label, grid, long_table, per_image_grid
-from denoisebench.tables.loader import ResultSet, load_results
+from denoisebench.references import load_extra_rows, load_method_map, load_papers, load_references
+from denoisebench.tables.grids import (
+    Context,
+    cond_key,
+    condition_label,
+    extra_rows_table,
+    grid,
+    long_table,
+    per_image_grid,
+)
+from denoisebench.tables.loader import EntryResult, ResultSet, load_results
 from denoisebench.tables.markdown import MISSING, table
+from denoisebench.tables.results import limit_text
 
-#: Per-paper rendering options: 004's code shaves 3 px for PSNR while the paper claims whole images, so its
-#: pages show the shaved PSNR beside the whole-image one.
-PAPER_OPTIONS: dict[str, dict[str, Any]] = {
-    "semantic_denoise": {"shave3": True},
+
+@dataclass(frozen=True)
+class PaperOptions:
+    """Static per-paper rendering options.
+
+    ``shave3``: show 3-px-shaved PSNR beside the whole-image one; ``note``: a caveat rendered near the top of
+    the page; ``links``: (label, link relative to ``reports/papers/``) of outputs other stages write for the
+    paper.
+    """
+
+    shave3: bool = False
+    note: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+
+
+#: Per-paper rendering options. 004's code shaves 3 px for PSNR while the paper claims whole images, so its
+#: page shows the shaved PSNR beside the whole-image one.
+PAPER_OPTIONS: dict[str, PaperOptions] = {
+    "semantic_denoise": PaperOptions(shave3=True, links=(
+        ("Table IV analogue: classification agreement after denoising", "../paper_004/highlevel.md"),
+        ("Fig. 4 analogue: zoomed crops", "../paper_004/fig4.png"),
+    )),
+    "blind2grad": PaperOptions(
+        note="The paper's own caveat: several baseline cells (σ=25 Kodak24/BSD300/Set14 and SIDD raw-RGB) were "
+             "copied from the Neighbor2Neighbor paper, where those methods were trained on a dataset, so the "
+             "zero-shot re-runs here are not expected to match them. Planaria (Poisson noise) is not available "
+             "offline: the benchmark's Poisson λ=30/50 cells run on Kodak24 crops instead and have no reported "
+             "counterpart.",
+        links=(("Fig. 7 analogue: PSNR vs per-image time", "../paper_003/fig7.png"),
+               ("Ablation: masks, T-standout, omega", "../paper_003/ablation.md"))),
+    "mtl_slw": PaperOptions(
+        note="Table 2's numbers are missing from the paper text; only the figure-caption values (single unnamed "
+             "images) exist, so reproduced averages over test images are not like-for-like comparisons with them.",
+        links=(("Table 2 layout, learned-weight trajectories, curves, residual histograms",
+                "../paper_000/000_mtl.md"),)),
 }
 
 
@@ -34,37 +79,63 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def _status(key: str, mapping: dict[str, str], results: ResultSet, shave3: bool) -> str:
-    """The reproduction status block: one row per mapped paper method, plus loud caveats."""
+def _set_warnings(entry: EntryResult) -> list[str]:
+    """Caveats from ``meta.sets``: per-set ``limit_images`` and centre crops."""
+    name, sets, out = entry.entry, sorted(entry.sets.items()), []
+    limited = [f"{n} image{'' if n == 1 else 's'} of `{s}` ({spec['dataset']})" for s, spec in sets
+               if (n := spec.get("limit_images")) is not None]
+    if limited:
+        out.append(f"> **⚠ `{name}` used at most {', '.join(limited)} (per-set `limit_images`): an average over "
+                   f"fewer images than the paper's full set is not comparable**; such cells carry the tag "
+                   f"`[n/N img]`.\n")
+    cropped = [f"`{s}` ({spec['dataset']}, {spec['crop']} px)" for s, spec in sets if spec.get("crop") is not None]
+    if cropped:
+        out.append(f"> **⚠ `{name}` was evaluated on centre crops in {', '.join(cropped)}: such cells are not "
+                   f"comparable with full-image numbers**; they carry the tag `[crop N]`.\n")
+    return out
+
+
+def _warnings(entry: EntryResult, method: str) -> list[str]:
+    """Loud caveats for one entry: reduced profile, limited image counts (per set when ``meta.sets`` is
+    present, else the entry-level ``limit_images``), centre crops."""
+    name, out = entry.entry, []
+    if entry.profile != "paper":
+        out.append(f"> **⚠ `{name}` ({method}) was produced under the `{entry.profile}` profile: its numbers are "
+                   f"NOT a reproduction of the paper's numbers** (reduced data and/or schedules); cells carry the "
+                   f"tag `[{entry.profile}]`.\n")
+    if entry.sets:
+        out += _set_warnings(entry)
+    elif entry.limit_images is not None:
+        out.append(f"> **⚠ `{name}` used at most {entry.limit_images} images per test set (`limit_images`): an "
+                   f"average over fewer images than the paper's full set is not comparable**; such cells carry "
+                   f"the tag `[n/N img]`.\n")
+    return out
+
+
+def _status(key: str, mapping: Mapping[str, list[str]], results: ResultSet, shave3: bool) -> str:
+    """The reproduction status block: one row per (mapped paper method, entry), plus loud caveats."""
     lines = ["## Reproduction status\n\n"]
     if not mapping:
         lines.append(f"No method of this paper is mapped to a benchmark entry in `references/method_map.yaml` "
                      f"(key `{key}`), so this page shows the reported numbers only.\n")
         return "".join(lines)
     rows, warnings = [], []
-    for method, entry_name in mapping.items():
-        entry = results.get(entry_name)
-        if entry is None:
-            rows.append([method, f"`{entry_name}`", "not run yet", MISSING, MISSING, MISSING, MISSING])
-            continue
-        meta = entry.meta
-        protocol = str(meta.get("protocol_text") or "not stated")
-        if shave3:
-            protocol += f"; shave3 columns: {meta.get('protocol_text_shave3') or 'not stated'}"
-        rows.append([method, f"`{entry_name}`", f"`{entry.profile}`", protocol,
-                     MISSING if entry.limit_images is None else str(entry.limit_images),
-                     "; ".join(entry.choices) or MISSING, str(meta.get("git_rev") or MISSING)[:12]])
-        if entry.profile != "paper":
-            warnings.append(f"> **⚠ `{entry_name}` ({method}) was produced under the `{entry.profile}` profile: "
-                            f"its numbers are NOT a reproduction of the paper's numbers** (reduced data and/or "
-                            f"schedules); cells carry the tag `[{entry.profile}]`.\n")
-        if entry.limit_images is not None:
-            warnings.append(f"> **⚠ `{entry_name}` used at most {entry.limit_images} images per test set "
-                            f"(`limit_images`): an average over fewer images than the paper's full set is not "
-                            f"comparable**; such cells carry the tag `[n/N img]`.\n")
+    for method, entry_names in mapping.items():
+        for entry_name in entry_names:
+            entry = results.get(entry_name)
+            if entry is None:
+                rows.append([method, f"`{entry_name}`", "not run yet", MISSING, MISSING, MISSING, MISSING])
+                continue
+            meta = entry.meta
+            protocol = str(meta.get("protocol_text") or "not stated")
+            if shave3:
+                protocol += f"; shave3 columns: {meta.get('protocol_text_shave3') or 'not stated'}"
+            rows.append([method, f"`{entry_name}`", f"`{entry.profile}`", protocol, limit_text(entry),
+                         "; ".join(entry.choices) or MISSING, str(meta.get("git_rev") or MISSING)[:12]])
+            warnings += _warnings(entry, method)
     lines.append(table(["paper method", "entry", "profile", "protocol", "limit_images", "choices", "git rev"], rows))
     if warnings:
-        lines.append("\n" + "\n".join(warnings))
+        lines.append("\n" + "\n".join(dict.fromkeys(warnings)))
     return "".join(lines)
 
 
@@ -99,72 +170,145 @@ def _table_section(name: str, records: list[dict[str, Any]], notes: dict[str, st
     return "".join(out) + "\n"
 
 
-def render_paper_page(key: str, info: dict[str, Any], references: Any, mapping: dict[str, str],
-                      results: ResultSet) -> str:
-    """The markdown of one paper's page."""
-    shave3 = bool(PAPER_OPTIONS.get(key, {}).get("shave3"))
-    ctx = Context(mapping=mapping, results=results, shave3=shave3)
-    records = _records(references)
+def _extra_section(rows: Mapping[str, list[str]], ctx: Context) -> str:
+    """``## Additional reproduced rows (no reported counterpart)`` for ``references/extra_rows.yaml``."""
+    out = ["## Additional reproduced rows (no reported counterpart)\n\n",
+           "Benchmark entries listed in `references/extra_rows.yaml` for this paper: the paper reports no number "
+           "for them. Cells: PSNR / SSIM" + (" (and 3-px-shaved PSNR)" if ctx.shave3 else "")
+           + " per result set and noise label, with the same tags as the reproduced cells above.\n\n"]
+    body = extra_rows_table(dict(rows), ctx)
+    out.append(body or "None of the listed entries has results yet.\n")
+    not_run = [e for entries in rows.values() for e in entries if ctx.results.get(e) is None]
+    if body and not_run:
+        out.append(f"\nNot run yet: {', '.join(f'`{e}`' for e in dict.fromkeys(not_run))}.\n")
+    out.append(ctx.footnotes())
+    return "".join(out) + "\n"
+
+
+def _links_section(links: Sequence[tuple[str, str]]) -> str:
+    """``## Other outputs of this paper``: links to what other stages write for the paper."""
+    items = "".join(f"- [{label}]({link})\n" for label, link in links)
+    return ("## Other outputs of this paper\n\nWritten by other stages of the pipeline (a link is dead until "
+            "that stage has run).\n\n" + items + "\n")
+
+
+def _missing_tables_section(missing: list[dict[str, Any]]) -> str:
+    """``## Tables missing from the seed text`` with captions and the text's claims."""
+    body = ["## Tables missing from the seed text\n\n"]
+    for item in missing:
+        body.append(f"- **{item.get('table')}**: {item.get('caption', '')} ({item.get('status', '')})\n")
+        for claim in item.get("text_claims") or []:
+            body.append(f"  - claim: {claim}\n")
+    return "".join(body)
+
+
+def _as_lists(mapping: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
+    """Method -> entry or entries, as method -> list of entries."""
+    return {m: [v] if isinstance(v, str) else list(v) for m, v in (mapping or {}).items()}
+
+
+def _head(key: str, info: dict[str, Any], n_records: int, options: PaperOptions) -> str:
+    """Title, sources, how-to-read paragraph and the paper's note."""
     head = [f"# {info['number']} · {key}: {info.get('title') or ''}\n\n",
             f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
-            f"`references/{info.get('csv', key + '.csv')}` ({len(records)} numbers).\n\n",
+            f"`references/{info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n",
             "How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
             "its second best). *Reproduced* cells come from `results/` for methods mapped in "
-            "`references/method_map.yaml`: `value (Δ reproduced − reported)`, tagged with the profile when it is "
-            "not `paper` and with `n/N img` when fewer images than the full set were used. "
+            "`references/method_map.yaml` (the first listed entry with a result for the cell): "
+            "`value (Δ reproduced − reported)`, tagged with the entry when a method lists several, with the "
+            "profile when it is not `paper`, with `n/N img` when fewer images than the full set were used and "
+            "with `crop N` when the result comes from centre crops. "
             f"`{MISSING}` = not reproduced (not mapped, not run, or not evaluated on that test set/noise).",
             " The `shave3` columns give PSNR with 3 border pixels cropped (the paper's released code does this; "
-            "the paper states whole-image PSNR).\n\n" if shave3 else "\n\n",
-            _status(key, mapping, results, shave3), "\n"]
+            "the paper states whole-image PSNR).\n\n" if options.shave3 else "\n\n"]
+    if options.note:
+        head.append(f"> **Note.** {options.note}\n\n")
+    return "".join(head)
+
+
+def render_paper_page(key: str, info: dict[str, Any], references: Any,
+                      mapping: Mapping[str, str | Sequence[str]], results: ResultSet,
+                      extra_rows: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The markdown of one paper's page.
+
+    Args:
+        key: paper key; info: its ``papers.yaml`` entry; references: its reported numbers (DataFrame).
+        mapping: paper method -> entry name or list of entry names (first entry with a result wins).
+        results: the loaded results tree.
+        extra_rows: row label -> entries without a reported counterpart (``references/extra_rows.yaml``).
+    """
+    options = PAPER_OPTIONS.get(key, PaperOptions())
+    lists = _as_lists(mapping)
+    ctx = Context(mapping=lists, results=results, shave3=options.shave3)
+    records = _records(references)
+    parts = [_head(key, info, len(records), options), _status(key, lists, results, options.shave3), "\n"]
     notes = info.get("table_notes") or {}
-    body = []
-    order = list(info.get("tables") or dict.fromkeys(r["table"] for r in records))
-    for name in order:
+    for name in list(info.get("tables") or dict.fromkeys(r["table"] for r in records)):
         recs = [r for r in records if r["table"] == name]
         if recs:
-            body.append(_table_section(name, recs, notes, ctx))
-    missing = info.get("missing_tables") or []
-    if missing:
-        body.append("## Tables missing from the seed text\n\n")
-        for item in missing:
-            body.append(f"- **{item.get('table')}**: {item.get('caption', '')} ({item.get('status', '')})\n")
-            for claim in item.get("text_claims") or []:
-                body.append(f"  - claim: {claim}\n")
-    return "".join(head + body)
+            parts.append(_table_section(name, recs, notes, ctx))
+    if extra_rows:
+        parts.append(_extra_section(_as_lists(extra_rows), ctx))
+    if info.get("missing_tables"):
+        parts.append(_missing_tables_section(info["missing_tables"]))
+    if options.links:
+        parts.append(("\n" if info.get("missing_tables") else "") + _links_section(options.links))
+    return "".join(parts)
+
+
+def _check_paper_keys(path: Path, found: Sequence[str], papers: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming ``path`` when it uses paper keys not in ``papers.yaml``."""
+    unknown = sorted(set(found) - set(papers))
+    if unknown:
+        raise ConfigError(f"{path}: unknown paper keys {unknown}; valid keys: {', '.join(papers)}")
+
+
+def _check_methods(path: Path, key: str, mapping: Mapping[str, Any], refs: Any, csv: str) -> None:
+    """Raise :class:`ConfigError` when ``mapping`` names methods that the paper's csv does not have."""
+    unknown = sorted(set(mapping) - set(refs["method"]))
+    if unknown:
+        raise ConfigError(f"{path}: {key}: methods {unknown} do not occur in references/{csv}; use the names "
+                          f"exactly as in its 'method' column")
+
+
+def _index_row(key: str, info: dict[str, Any], mapping: Mapping[str, list[str]],
+               extra: Mapping[str, list[str]], results: ResultSet) -> list[str]:
+    """One row of ``index.md``: page, key, title, mapped entries, extra-row entries, profiles present."""
+    mapped = list(dict.fromkeys(e for entries in mapping.values() for e in entries))
+    extras = list(dict.fromkeys(e for entries in extra.values() for e in entries))
+    profiles = sorted({results.entries[e].profile for e in mapped + extras if results.get(e) is not None})
+    return [f"[{info['number']}]({page_name(info)})", key, info.get("title") or "",
+            ", ".join(f"`{e}`" for e in mapped) or MISSING, ", ".join(f"`{e}`" for e in extras) or MISSING,
+            ", ".join(profiles) or MISSING]
 
 
 def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Write ``<out_dir>/<NNN>.md`` for every paper in ``references/papers.yaml`` (atomically) and an
-    ``index.md``; return the written paths."""
+    ``index.md``; return the written paths.
+
+    Raises:
+        ConfigError: ``method_map.yaml`` or ``extra_rows.yaml`` is malformed or names unknown paper keys, or
+            ``method_map.yaml`` names methods a paper does not report.
+        ResultsFormatError: a results file breaks the contract.
+    """
     results = load_results(results_dir)
     papers = load_papers(references_dir)
-    method_map = load_method_map(references_dir)
-    unknown = sorted(set(method_map) - set(papers))
-    if unknown:
-        from denoisebench.errors import ConfigError
-
-        raise ConfigError(f"{Path(references_dir) / 'method_map.yaml'}: unknown paper keys {unknown}; "
-                          f"valid keys: {', '.join(papers)}")
+    map_path, extra_path = Path(references_dir) / "method_map.yaml", Path(references_dir) / "extra_rows.yaml"
+    method_map, extra_rows = load_method_map(references_dir), load_extra_rows(references_dir)
+    _check_paper_keys(map_path, list(method_map), papers)
+    _check_paper_keys(extra_path, list(extra_rows), papers)
     out = Path(out_dir)
     written, index_rows = [], []
     for key, info in papers.items():
         refs = load_references(key, references_dir)
-        mapping = method_map.get(key, {})
-        unknown_methods = sorted(set(mapping) - set(refs["method"]))
-        if unknown_methods:
-            from denoisebench.errors import ConfigError
-
-            raise ConfigError(f"{Path(references_dir) / 'method_map.yaml'}: {key}: methods {unknown_methods} do not "
-                              f"occur in references/{info.get('csv')}; use the names exactly as in its 'method' column")
+        mapping, extra = method_map.get(key, {}), extra_rows.get(key, {})
+        _check_methods(map_path, key, mapping, refs, str(info.get("csv")))
         path = out / page_name(info)
-        write_text_atomic(path, render_paper_page(key, info, refs, mapping, results))
+        write_text_atomic(path, render_paper_page(key, info, refs, mapping, results, extra))
         written.append(path)
-        ran = [e for e in mapping.values() if results.get(e) is not None]
-        index_rows.append([f"[{info['number']}]({page_name(info)})", key, info.get("title") or "",
-                           ", ".join(f"`{e}`" for e in dict.fromkeys(mapping.values())) or MISSING,
-                           ", ".join(sorted({results.entries[e].profile for e in ran})) or MISSING])
+        index_rows.append(_index_row(key, info, mapping, extra, results))
     index = ("# Papers: reported vs reproduced\n\n"
-             + table(["page", "key", "title", "mapped entries", "profiles present"], index_rows))
+             + table(["page", "key", "title", "mapped entries", "extra-row entries", "profiles present"], index_rows))
     write_text_atomic(out / "index.md", index)
     written.append(out / "index.md")
     return written

@@ -46,6 +46,16 @@ def _train_summary(train: object, limit: int = 6) -> str:
     return ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
 
 
+def limit_text(entry: EntryResult) -> str:
+    """``limit_images`` of an entry for display: per set (``"kodak24_zs: 2, polyu_zs: 1"``) when ``meta.sets``
+    is present, else the entry-level value; :data:`MISSING` when there is no limit."""
+    if entry.sets:
+        limits = [f"{name}: {spec['limit_images']}" for name, spec in sorted(entry.sets.items())
+                  if spec.get("limit_images") is not None]
+        return ", ".join(limits) or MISSING
+    return MISSING if entry.limit_images is None else str(entry.limit_images)
+
+
 def _entries_table(results: ResultSet) -> str:
     rows = []
     for name in sorted(results.entries):
@@ -53,7 +63,7 @@ def _entries_table(results: ResultSet) -> str:
         train_text = _train_summary(e.meta.get("train"))
         rows.append([f"`{name}`", e.meta.get("method", MISSING), e.meta.get("paper", MISSING),
                      e.meta.get("kind", MISSING), f"`{e.profile}`",
-                     MISSING if e.limit_images is None else str(e.limit_images),
+                     limit_text(e),
                      train_text or MISSING, str(e.meta.get("git_rev") or MISSING)[:12]])
     return table(["entry", "method", "paper", "kind", "profile", "limit_images", "train", "git rev"], rows)
 
