@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
@@ -34,15 +35,27 @@ def main() -> None:
                  tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
                            "method": entry.entry})
     result = method.last_result
-    write_json_atomic(out_dir / "summary.json", {
+    summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
         "patches_per_second": round(result.patches_per_second, 2),
         "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
-    })
+    }
+    write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
     LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
              result.final_loss)
+
+
+def keep_measured_figures(path: Path, summary: dict) -> dict:
+    """A rerun that found training already complete (resumed at the last step, nothing trained) keeps the
+    throughput and final loss measured by the run that trained, instead of recording 0 patches/s."""
+    if summary["resumed_from"] != summary["steps"] or not path.is_file():
+        return summary
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    if previous.get("schedule") != summary["schedule"] or previous.get("steps") != summary["steps"]:
+        return summary
+    return {**summary, **{k: previous.get(k) for k in ("patches_per_second", "final_loss", "resumed_from")}}
 
 
 if __name__ == "__main__":
