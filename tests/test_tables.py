@@ -355,3 +355,21 @@ def test_bad_reference_maps_name_the_file(results: Path, tmp_path: Path, name: s
     (refs / name).write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         write_paper_tables(results, refs, tmp_path / "papers")
+
+
+def test_entry_evaluated_on_no_cell_loads_as_empty(tmp_path: Path) -> None:
+    """An entry whose evaluate_on matches no cell of the profile writes header-only results the tables accept."""
+    import pandas as pd
+
+    from denoisebench.config import MethodEntry
+    from denoisebench.result_files import PER_IMAGE_COLUMNS, write_entry_results
+    from denoisebench.tables.loader import load_results
+
+    meta = {"entry": "real_only", "method": "blind2grad", "paper": "blind2grad", "kind": "zero-shot",
+            "profile": "demo", "protocol_text": "x", "choices": [], "limit_images": None}
+    write_entry_results(MethodEntry("real_only", "blind2grad", {}), pd.DataFrame(), meta, tmp_path / "metrics",
+                        tmp_path / "scores")
+    header = (tmp_path / "scores" / "real_only" / "per_image.csv").read_text().strip()
+    assert header == ",".join(PER_IMAGE_COLUMNS)
+    entry = load_results(tmp_path).get("real_only")
+    assert entry is not None and entry.metrics == {}

@@ -22,6 +22,10 @@ import pandas as pd
 from denoisebench.config import Cell, MethodEntry
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
 
+#: Columns of ``per_image.csv`` (zero-shot methods add ``iterations``).
+PER_IMAGE_COLUMNS = ("entry", "method", "testset", "noise", "image", "psnr", "ssim", "psnr_shave3", "ssim_shave3",
+                     "seconds")
+
 
 def score_cell(cell: Cell, clean_dir: Path, pred_dir: Path, protocols: dict[str, Any]) -> pd.DataFrame:
     """Per-image scores of one predicted cell under every named protocol, with prediction timings."""
@@ -63,9 +67,12 @@ def write_entry_results(entry: MethodEntry, frame: pd.DataFrame, meta: dict[str,
                         scores_dir: Path) -> dict[str, Any]:
     """Write the three result files of one entry; returns the summary written to the metrics JSON."""
     summary = summarize_cells(frame) if len(frame) else {}
-    ordered = frame.copy()
-    ordered.insert(0, "method", entry.method)
-    ordered.insert(0, "entry", entry.entry)
+    if len(frame):
+        ordered = frame.copy()
+        ordered.insert(0, "method", entry.method)
+        ordered.insert(0, "entry", entry.entry)
+    else:  # evaluated on no cell of this profile (e.g. a real-noise-only entry in demo): header only
+        ordered = pd.DataFrame(columns=list(PER_IMAGE_COLUMNS))
     write_json_atomic(metrics_dir / f"{entry.entry}.json", summary)
     write_text_atomic(scores_dir / entry.entry / "per_image.csv", ordered.to_csv(index=False, float_format="%.4f"))
     write_json_atomic(scores_dir / entry.entry / "meta.json", meta)

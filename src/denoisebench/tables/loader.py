@@ -17,14 +17,13 @@ from typing import Any
 
 from denoisebench.errors import DenoiseBenchError
 from denoisebench.references import normalise_image_id, result_noise_label
+from denoisebench.result_files import PER_IMAGE_COLUMNS
 from denoisebench.tables.markdown import is_number
 
 PROFILES = ("demo", "quick", "paper")
 REQUIRED_METRICS = ("psnr", "n_images")
 PER_IMAGE_REQUIRED = ("testset", "noise", "image", "psnr")
 SET_INT_KEYS = ("crop", "limit_images", "repeats")
-PER_IMAGE_COLUMNS = ("entry", "method", "testset", "noise", "image", "psnr", "ssim", "psnr_shave3",
-                     "ssim_shave3", "seconds")
 
 #: Images in the full test sets (a result over fewer images is flagged as a subset).
 FULL_SET_SIZES: dict[str, int] = {
@@ -247,7 +246,7 @@ def _read_per_image(path: Path) -> Any:
     if missing:
         raise ResultsFormatError(f"{path} lacks columns {missing}; expected {', '.join(PER_IMAGE_COLUMNS)}")
     for column in ("psnr", "ssim", "psnr_shave3", "ssim_shave3", "seconds"):
-        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
+        if column in frame.columns and len(frame) and not pd.api.types.is_numeric_dtype(frame[column]):
             raise ResultsFormatError(f"{path}: column {column!r} must hold numbers")
     return frame
 
