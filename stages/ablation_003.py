@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from denoisebench.imageio import centre_crop_at_most
+
 METHOD = "blind2grad"
 CSV_FIELDS = ["grid", "variant", "changes", "images", "psnr", "ssim", "seconds_per_image", "same_as"]
 
@@ -121,15 +123,6 @@ def resolved(method: Any) -> dict[str, Any]:
     return dict(method.params)
 
 
-def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
-    """Central ``size`` x ``size`` crop (the whole image when ``size`` is 0/None or larger)."""
-    if not size:
-        return image
-    h, w = image.shape[:2]
-    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
-    return image[top:top + size, left:left + size]
-
-
 def load_images(dataset: str, root: str, count: int) -> list[tuple[str, np.ndarray]]:
     """The first ``count`` images of ``dataset`` (id, clean float32 HWC) from the project's dataset registry."""
     from denoisebench.datasets import list_samples
@@ -151,7 +144,8 @@ def make_crops(dataset: str, root: str, count: int, size: int, sigma: float, see
     for image_id, clean in load_images(dataset, root, count):
         image_seed = derive_seed(dataset, image_id, label, seed)
         noisy = add_noise(clean, spec, image_seed)
-        crops.append(Crop(image_id, center_crop(clean, size).copy(), center_crop(noisy, size).copy(), image_seed))
+        crops.append(Crop(image_id, centre_crop_at_most(clean, size).copy(),
+                          centre_crop_at_most(noisy, size).copy(), image_seed))
     return crops
 
 

@@ -23,14 +23,8 @@ from typing import Any
 
 import numpy as np
 
-
-def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
-    """Central ``size`` x ``size`` crop (the whole image when ``size`` is None or larger)."""
-    if not size:
-        return image
-    h, w = image.shape[:2]
-    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
-    return image[top:top + size, left:left + size]
+from denoisebench.imageio import centre_crop_at_most
+from denoisebench.stage_support import apply_profile_defaults
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -57,7 +51,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         methods.append(("bm3d", "bm3d", {}))
     rows: list[dict[str, Any]] = []
     for sample in samples:
-        clean = center_crop(sample.clean(), args.size)
+        clean = centre_crop_at_most(sample.clean(), args.size)
         seed = derive_seed(args.dataset, sample.id, label, args.seed)
         noisy = add_noise(clean, label, seed)
         base = evaluate_pair(clean, noisy)
@@ -144,7 +138,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", default="results/zeroshot/fig7.csv")
-    parser.add_argument("--plot", default="reports/papers/003_fig7.png")
+    parser.add_argument("--plot", default="reports/paper_003/fig7.png")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file whose fig7_003.<profile> section sets the defaults of these options")
+    if Path(parser.parse_known_args()[0].params).is_file():
+        apply_profile_defaults(parser, "fig7_003")
     args = parser.parse_args()
     args.zsn2n = None if args.zsn2n == "null" else args.zsn2n
     args.self2self = None if args.self2self == "null" else args.self2self

@@ -4,7 +4,7 @@ For every test image, sigma and denoiser row (noisy input, CBM3D, separate, join
 entries, the one trained nearest to the sigma is used), the denoised image goes to every frozen classifier and
 top-1/top-5 agreement with the classifier's prediction on the clean image is measured (ImageNet labels are not
 available offline). A joint denoiser evaluated with a classifier other than the one it was trained with is a
-"cross-network" row. Writes ``results/highlevel/004.json`` and ``reports/papers/004_highlevel.md``.
+"cross-network" row. Writes ``results/highlevel/004.json`` and ``reports/paper_004/highlevel.md``.
 
 Params (``highlevel_004.<profile>``): dataset, split, limit_images, crop (centre crop side or null), sigmas,
 seed, classifiers (name -> weights path or null), denoisers (row label -> list of method entries).
@@ -28,15 +28,10 @@ from denoisebench.config import active_profile, data_root, load_params, method_e
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
 from denoisebench.highlevel import build_classifier
-from denoisebench.imageio import centre_crop as crop_centre
+from denoisebench.imageio import centre_crop_at_most
 from denoisebench.highlevel.agreement import agreement_table, identity_denoiser, nearest_sigma
 from denoisebench.methods import DenoiseContext, build_method
 from denoisebench.stage_support import LOG, resolve_device, setup_logging
-
-
-def centre_crop(img: np.ndarray, side: int | None) -> np.ndarray:
-    """The centre ``side`` x ``side`` window, or the whole image when ``side`` is null."""
-    return crop_centre(img, side) if side else img
 
 
 def row_denoiser(params: dict[str, Any], entries: list[str], models: Path, device: str) -> tuple[Callable, dict]:
@@ -108,7 +103,7 @@ def main() -> None:
     parser.add_argument("--models", default="models")
     parser.add_argument("--references", default="references")
     parser.add_argument("--out", default="results/highlevel/004.json")
-    parser.add_argument("--report", default="reports/papers/004_highlevel.md")
+    parser.add_argument("--report", default="reports/paper_004/highlevel.md")
     args = parser.parse_args()
     setup_logging()
     from denoisebench.datasets import list_samples
@@ -118,7 +113,7 @@ def main() -> None:
     cfg = section(params, "highlevel_004", profile)
     device = resolve_device(section(params, "predict").get("device"))
     samples = list_samples(cfg["dataset"], data_root(params), split=cfg.get("split"), limit=cfg.get("limit_images"))
-    images = [centre_crop(s.clean(), cfg.get("crop")) for s in samples]
+    images = [centre_crop_at_most(s.clean(), cfg.get("crop")) for s in samples]
     if not images or images[0].shape[2] != 3:
         raise ConfigError(f"highlevel_004: {cfg['dataset']} must be a non-empty colour test set")
     classifiers = {name: build_classifier(name, weights) for name, weights in (cfg.get("classifiers") or {}).items()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.config import (active_profile, evaluation_plan, load_params, method_entries, method_entry,
+from denoisebench.config import (TRAINED_GROUPS, active_profile, evaluation_plan, load_params, method_entries, method_entry,
                                  train_settings)
 from denoisebench.errors import ConfigError
 from denoisebench.stage_support import datasets_needed
@@ -29,12 +29,12 @@ def test_every_profile_has_a_plan_and_training_settings(params: dict, profile: s
     assert cells and len({c.key for c in cells}) == len(cells)
     for entry, group in method_entries(params).items():
         method_entry(params, entry)
-        if group == "learned":
+        if group in TRAINED_GROUPS:
             assert train_settings(params, entry)["iterations"] > 0
 
 
-def test_demo_profile_needs_no_download(params: dict) -> None:
-    assert datasets_needed({**params, "profile": "demo"}) == ["demo"]
+def test_demo_profile_needs_no_download_but_the_crf_tables(params: dict) -> None:
+    assert datasets_needed({**params, "profile": "demo"}) == ["cbdnet_crf", "demo"]
 
 
 def test_quick_profile_labels(params: dict) -> None:
@@ -119,8 +119,34 @@ def test_entry_profiles_override_the_config_of_the_active_profile(params: dict) 
 
 
 def test_camera_pipeline_training_noise_needs_the_crf_tables(params: dict) -> None:
-    params = copy.deepcopy({**params, "profile": "demo"})
+    params = _one_set(params)  # demo profile, one AWGN cell
+    params["methods"] = {"classical": {"noisy": {"method": "noisy"}}}
     assert "cbdnet_crf" not in datasets_needed(params)
     params["methods"]["learned"] = {"isp": {"method": "mtl_dae", "train_noise": {"name": "cbdnet"}}}
     params["train"]["isp"] = {"demo": {"dataset": "demo", "split": "train", "iterations": 1}}
     assert "cbdnet_crf" in datasets_needed(params)
+
+
+def test_stage_options_come_from_the_active_profile(tmp_path: Path, params: dict) -> None:
+    import argparse
+
+    import yaml
+
+    from denoisebench.stage_support import apply_profile_defaults
+
+    params = {**copy.deepcopy(params), "profile": "demo",
+              "figx": {"demo": {"size": 48, "b2g": {"cycles": 1}}, "quick": {"size": 128}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--b2g", default="{}")
+    apply_profile_defaults(parser, "figx", ["--params", str(path)])
+    args = parser.parse_args(["--params", str(path)])
+    assert args.size == 48 and args.b2g == '{"cycles": 1}'
+    assert parser.parse_args(["--params", str(path), "--size", "7"]).size == 7  # flags still win
+    params["figx"]["demo"]["colour"] = True
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"figx.demo has unknown keys \['colour'\]"):
+        apply_profile_defaults(parser, "figx", ["--params", str(path)])

@@ -117,3 +117,12 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"image of size {h}x{w} is smaller than the {size}x{size} centre crop; use a smaller crop")
     top, left = (h - size) // 2, (w - size) // 2
     return np.ascontiguousarray(image[top:top + size, left:left + size])
+
+
+def centre_crop_at_most(image: np.ndarray, size: int | None) -> np.ndarray:
+    """:func:`centre_crop`, but the whole image when ``size`` is 0/None, and at most the image along each side."""
+    if not size:
+        return image
+    h, w = image.shape[:2]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return np.ascontiguousarray(image[top:top + size, left:left + size])

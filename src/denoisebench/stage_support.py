@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
 from typing import Any
@@ -41,3 +43,27 @@ def datasets_needed(params: dict[str, Any]) -> list[str]:
     if uses_camera_pipeline:
         names.append("cbdnet_crf")
     return sorted(set(names))
+
+
+def apply_profile_defaults(parser: argparse.ArgumentParser, section_name: str, argv: list[str] | None = None) -> None:
+    """Set ``parser``'s defaults from ``params.yaml`` ``<section_name>.<active profile>`` (keys are option names
+    with ``_`` for ``-``; mappings and lists are passed as JSON text). Flags given on the command line still win,
+    so one dvc.yaml command serves every profile. The params file comes from ``--params`` (default params.yaml).
+    """
+    from denoisebench.config import ConfigError, load_params
+
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--params", default="params.yaml")
+    known, _ = probe.parse_known_args(argv)
+    params = load_params(known.params)
+    profile = active_profile(params)
+    values = section(params, section_name, profile)
+    if not isinstance(values, dict):
+        raise ConfigError(f"params.yaml: {section_name}.{profile} must be a mapping of option names to values")
+    dests = {action.dest for action in parser._actions}
+    unknown = sorted(set(values) - dests)
+    if unknown:
+        raise ConfigError(f"params.yaml: {section_name}.{profile} has unknown keys {unknown}; "
+                          f"options: {', '.join(sorted(dests - {'help'}))}")
+    parser.set_defaults(**{key: json.dumps(value) if isinstance(value, (dict, list)) else value
+                           for key, value in values.items()})
