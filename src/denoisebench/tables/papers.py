@@ -49,7 +49,16 @@ class PaperOptions:
 #: Per-paper rendering options. 004's code shaves 3 px for PSNR while the paper claims whole images, so its
 #: page shows the shaved PSNR beside the whole-image one.
 PAPER_OPTIONS: dict[str, PaperOptions] = {
-    "semantic_denoise": PaperOptions(shave3=True, links=(
+    "semantic_denoise": PaperOptions(
+        shave3=True,
+        note="Parameter count of the benchmark's 3-scale denoiser (pinned in tests/test_paper004_models.py): "
+             "1,033,443 learnable parameters; 1,026,019 when counted as Table I evidently does (conv/deconv "
+             "weights and biases, without the first 3->128 convolution and the BatchNorm affine parameters), "
+             "i.e. Table I's 1,026k. Only the 3-scale (128, 32, 32, 128) row of Table I was run; the other "
+             "variants are params (docs/paper_004.md gives the dvc exp sweep) and their counts differ from "
+             "Table I's because the paper gives no layer list for them. 'Joint' rows use EfficientNet-Lite0 (no "
+             "VGG-16 weights offline), and L_H uses the clean image's predicted class (no ImageNet labels).",
+        links=(
         ("Table IV analogue: classification agreement after denoising", "../paper_004/highlevel.md"),
         ("Fig. 4 analogue: zoomed crops", "../paper_004/fig4.png"),
     )),
