@@ -33,6 +33,8 @@ LAYOUT: dict[str, dict[str, Any]] = {
         "FFDNet": "ffdnet_color", "BM3D": "bm3d", "CBDNet": "cbdnet_mse", "CBDNet-S1": "cbdnet_s1",
         "CBDNet-S2": "cbdnet_s2"}},
 }
+#: Folder (beside the markdown) the report's PNG figures go to.
+FIGURES_DIR = "figures"
 #: Synthetic test sets (clean sources corrupted with the group's noise) and the real-noise sets.
 SYN_SETS, REAL_SETS = ("polyu", "cbsd68"), ("polyu", "cc15")
 #: Figure values the paper prints (Figs. 3, 4, 6, 8; single unnamed images, PSNR/SSIM), for reference.
@@ -240,14 +242,16 @@ def main() -> None:
         *[f"- {where}: {text}" for where, text in PAPER_FIGURES],
         table2(Path(args.results)),
     ]
+    figures = out.parent / FIGURES_DIR  # PNGs: a DVC-cached output; the markdown stays in git
+    figures.mkdir(parents=True, exist_ok=True)
     for title, (png, lines) in (
-        ("Learned weights (strategy 1)", weight_figure(Path(args.models), out.parent)),
-        ("Training MSE and validation PSNR: baseline vs S1 vs S2 (paper Fig. 5)", curve_figure(Path(args.models), out.parent)),
-        ("Residuals against the Gaussian", residual_figure(Path(args.noisy), Path(args.results), out.parent)),
+        ("Learned weights (strategy 1)", weight_figure(Path(args.models), figures)),
+        ("Training MSE and validation PSNR: baseline vs S1 vs S2 (paper Fig. 5)", curve_figure(Path(args.models), figures)),
+        ("Residuals against the Gaussian", residual_figure(Path(args.noisy), Path(args.results), figures)),
     ):
         parts.append(f"\n## {title}\n")
         if png:
-            parts.append(f"![{title}]({png})\n")
+            parts.append(f"![{title}]({FIGURES_DIR}/{png})\n")
         parts.extend(lines)
     from denoisebench.fsutil import write_text_atomic
 
