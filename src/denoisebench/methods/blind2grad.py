@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext, Method
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -112,27 +112,16 @@ class Blind2Grad(Method):
         import torch
 
         from denoisebench.zeroshot.averaging import average_passes
-        from denoisebench.zeroshot.common import (
-            SnapshotRecorder,
-            image_to_tensor,
-            pad_to_multiple,
-            resolve_device,
-            seeded,
-            snapshot_points,
-            tensor_to_image,
-        )
+        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
         from denoisebench.zeroshot.losses import blind2grad_loss
 
-        image = check_image(self.name, noisy)
         p = self.params
-        device = resolve_device(context.device)
-        y_raw = image_to_tensor(image, device)
-        y, (h, w) = pad_to_multiple(y_raw, 32)
+        prepared = prepare_input(self.name, noisy, context.device, context.extra, multiple=32)
+        y, (h, w), recorder = prepared.tensor, prepared.size, prepared.recorder
         sampler = self._mask_sampler()
-        recorder = SnapshotRecorder(snapshot_points(context.extra))
         start = time.perf_counter()
         with seeded(context.seed) as gen:
-            model = self.build_network(image.shape[2]).to(device).train()
+            model = self.build_network(prepared.image.shape[2]).to(y.device).train()
             model.set_generator(gen)
             opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
             ones = torch.ones_like(y[:, :1])
@@ -170,12 +159,10 @@ class Blind2Grad(Method):
             result = predict(p["n_avg"])[..., :h, :w]
             infer_seconds = time.perf_counter() - t0
         detail = getattr(sampler, "last_detail_fraction", None)
-        self.snapshots = recorder.snapshots
-        self.last_info = {
+        publish_run(self, context.extra, recorder, {
             "iterations": step, "cycles": p["cycles"], "n_avg": p["n_avg"], "train_seconds": round(train_seconds, 3),
             "infer_seconds": round(infer_seconds, 3), "final_loss": logs.get("loss"),
             "final_content": logs.get("content"), "final_gradient": logs.get("gradient"),
             "detail_fraction": detail,
-        }
-        context.extra["zeroshot"] = dict(self.last_info)
+        })
         return tensor_to_image(result)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext, Method
 
 
@@ -108,27 +108,17 @@ class Self2Self(Method):
         import torch
 
         from denoisebench.zeroshot.averaging import average_passes
-        from denoisebench.zeroshot.common import (
-            SnapshotRecorder,
-            image_to_tensor,
-            pad_to_multiple,
-            resolve_device,
-            seeded,
-            snapshot_points,
-            tensor_to_image,
-        )
+        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
         from denoisebench.zeroshot.losses import masked_mse
         from denoisebench.zeroshot.masks import BernoulliMask
 
-        image = check_image(self.name, noisy)
         p = self.params
-        y_raw = image_to_tensor(image, resolve_device(context.device))
-        y, (h, w) = pad_to_multiple(y_raw, 32)
+        prepared = prepare_input(self.name, noisy, context.device, context.extra, multiple=32)
+        y, (h, w), recorder = prepared.tensor, prepared.size, prepared.recorder
         sampler = BernoulliMask(p["mask_rate"], granularity="element")
-        recorder = SnapshotRecorder(snapshot_points(context.extra))
         start = time.perf_counter()
         with seeded(context.seed) as gen:
-            net = build_punet(image.shape[2], p["width"], dropout=p["dropout"]).to(y.device).train()
+            net = build_punet(prepared.image.shape[2], p["width"], dropout=p["dropout"]).to(y.device).train()
             opt = torch.optim.Adam(net.parameters(), lr=p["lr"])
 
             def predict() -> torch.Tensor:
@@ -151,8 +141,7 @@ class Self2Self(Method):
                 opt.step()
                 recorder.maybe(step, lambda: tensor_to_image(predict()))
             out = predict()
-        self.snapshots = recorder.snapshots
-        self.last_info = {"iterations": p["iterations"], "n_predictions": p["n_predictions"],
-                          "final_loss": float(loss.detach()), "train_seconds": round(time.perf_counter() - start, 3)}
-        context.extra["zeroshot"] = dict(self.last_info)
+        publish_run(self, context.extra, recorder, {
+            "iterations": p["iterations"], "n_predictions": p["n_predictions"], "final_loss": float(loss.detach()),
+            "train_seconds": round(time.perf_counter() - start, 3)})
         return tensor_to_image(out)

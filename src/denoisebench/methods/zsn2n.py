@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.methods._config import check_image, merged_config
+from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext, Method
 
 
@@ -88,21 +88,13 @@ class ZeroShotN2N(Method):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        from denoisebench.zeroshot.common import (
-            SnapshotRecorder,
-            image_to_tensor,
-            resolve_device,
-            seeded,
-            snapshot_points,
-            tensor_to_image,
-        )
+        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
 
-        image = check_image(self.name, noisy)
+        prepared = prepare_input(self.name, noisy, context.device, context.extra)
+        image, y, recorder = prepared.image, prepared.tensor, prepared.recorder
         if min(image.shape[:2]) < 2:
             raise ConfigError(f"zsn2n: the image ({image.shape[0]}x{image.shape[1]}) must be at least 2x2")
         p = self.params
-        y = image_to_tensor(image, resolve_device(context.device))
-        recorder = SnapshotRecorder(snapshot_points(context.extra))
         start = time.perf_counter()
         with seeded(context.seed):
             net = build_zsn2n_network(image.shape[2], p["width"]).to(y.device)
@@ -122,8 +114,6 @@ class ZeroShotN2N(Method):
                 sched.step()
                 recorder.maybe(step, lambda: tensor_to_image(predict()))
             out = predict()
-        self.snapshots = recorder.snapshots
-        self.last_info = {"iterations": p["iterations"], "final_loss": float(loss.detach()),
-                          "train_seconds": round(time.perf_counter() - start, 3)}
-        context.extra["zeroshot"] = dict(self.last_info)
+        publish_run(self, context.extra, recorder, {"iterations": p["iterations"], "final_loss": float(loss.detach()),
+                                                   "train_seconds": round(time.perf_counter() - start, 3)})
         return tensor_to_image(out)

@@ -144,3 +144,38 @@ def snapshot_points(context_extra: dict[str, Any]) -> list[int]:
     if not all(isinstance(p, int) and not isinstance(p, bool) and p > 0 for p in points):
         raise ConfigError(f"snapshot_at={points!r} must be a list of positive integers")
     return sorted(set(points))
+
+
+@dataclass
+class ZeroShotInput:
+    """A noisy image as a zero-shot method trains on it.
+
+    Attributes:
+        image: the checked (H, W, C) float32 image.
+        tensor: (1, C, H', W') on the device, reflect-padded to the method's size multiple (not padded for 1).
+        size: the original (H, W): outputs are cropped back with ``[..., :h, :w]``.
+        recorder: collects the intermediate estimates ``context.extra["snapshot_at"]`` asks for (Fig. 7).
+    """
+
+    image: np.ndarray
+    tensor: torch.Tensor
+    size: tuple[int, int]
+    recorder: SnapshotRecorder
+
+
+def prepare_input(method: str, noisy: np.ndarray, device: str | None, context_extra: dict[str, Any],
+                  multiple: int = 1) -> ZeroShotInput:
+    """Check ``noisy``, move it to the resolved device, pad it to ``multiple`` and start the snapshot clock."""
+    from denoisebench.methods._config import check_image
+
+    image = check_image(method, noisy)
+    tensor, size = pad_to_multiple(image_to_tensor(image, resolve_device(device)), multiple)
+    return ZeroShotInput(image, tensor, size, SnapshotRecorder(snapshot_points(context_extra)))
+
+
+def publish_run(method: Any, context_extra: dict[str, Any], recorder: SnapshotRecorder, info: dict[str, Any]) -> None:
+    """Store a finished per-image run on the method (``last_info``, ``snapshots``) and in
+    ``context.extra["zeroshot"]``, where the predict step reads iterations and training time."""
+    method.snapshots = recorder.snapshots
+    method.last_info = dict(info)
+    context_extra["zeroshot"] = dict(info)
