@@ -203,19 +203,8 @@ def load_method_map(root: str | Path | None = None) -> dict[str, dict[str, list[
         ConfigError: the file is not a mapping of mappings, or a value is neither a string nor a non-empty list
             of strings (the message names the file, paper key and method).
     """
-    path = Path(root or default_references_dir()) / "method_map.yaml"
-    if not path.is_file():
-        return {}
-    out: dict[str, dict[str, list[str]]] = {}
-    for key, mapping in _paper_mapping(path, _yaml_load(path), "{paper method: entry or [entries]}").items():
-        out[key] = {}
-        for method, value in mapping.items():
-            entries = _entry_list(value)
-            if entries is None:
-                raise ConfigError(f"{path}: {key}: method {method!r} must map to an entry name or a non-empty list "
-                                  f"of entry names (strings), got {value!r}")
-            out[key][str(method)] = entries
-    return out
+    return _load_entry_lists(root, "method_map.yaml", "{paper method: entry or [entries]}", "method",
+                             single_allowed=True)
 
 
 def load_extra_rows(root: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
@@ -228,17 +217,27 @@ def load_extra_rows(root: str | Path | None = None) -> dict[str, dict[str, list[
         ConfigError: the file is not a mapping of mappings, or a row's value is not a non-empty list of strings
             (the message names the file, paper key and row).
     """
-    path = Path(root or default_references_dir()) / "extra_rows.yaml"
+    return _load_entry_lists(root, "extra_rows.yaml", "{row label: [entries]}", "row", single_allowed=False)
+
+
+def _load_entry_lists(root: str | Path | None, filename: str, what: str, noun: str,
+                      single_allowed: bool) -> dict[str, dict[str, list[str]]]:
+    """paper key -> {name -> [entry names]} from a hand-written ``references/<filename>`` ({} when absent); a
+    value is a non-empty list of strings, or also a single string when ``single_allowed``."""
+    path = Path(root or default_references_dir()) / filename
     if not path.is_file():
         return {}
     out: dict[str, dict[str, list[str]]] = {}
-    for key, rows in _paper_mapping(path, _yaml_load(path), "{row label: [entries]}").items():
+    for key, mapping in _paper_mapping(path, _yaml_load(path), what).items():
         out[key] = {}
-        for label, value in rows.items():
-            if isinstance(value, str) or _entry_list(value) is None:
-                raise ConfigError(f"{path}: {key}: row {label!r} must be a non-empty list of entry names, "
-                                  f"got {value!r}")
-            out[key][str(label)] = list(value)
+        for name, value in mapping.items():
+            entries = None if isinstance(value, str) and not single_allowed else _entry_list(value)
+            if entries is None:
+                expected = ("an entry name or a non-empty list of entry names (strings)" if single_allowed
+                            else "a non-empty list of entry names")
+                raise ConfigError(f"{path}: {key}: {noun} {name!r} must {'map to' if single_allowed else 'be'} "
+                                  f"{expected}, got {value!r}")
+            out[key][str(name)] = entries
     return out
 
 
