@@ -9,7 +9,7 @@ from pathlib import Path
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.methods import build_method
-from denoisebench.stage_support import LOG, setup_logging
+from denoisebench.stage_support import LOG, check_training_set, setup_logging
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -27,6 +27,7 @@ def main() -> None:
     entry = method_entry(params, args.entry)
     settings = train_settings(params, entry.entry)
     dataset, split, limit = (settings.pop(key, None) for key in DATA_KEYS)
+    check_training_set(params, entry.entry, dataset)
     images = [sample.clean() for sample in list_samples(dataset, data_root(params), split=split, limit=limit)]
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     method = build_method(entry.method, entry.config)

@@ -1,4 +1,4 @@
-"""stages/ablation_003.py (Blind2Grad ablation grid, paper 003): a tiny synthetic run and the error messages."""
+"""The ablation stage of paper 003 (Blind2Grad ablation grid, paper 003): a tiny synthetic run and the error messages."""
 
 from __future__ import annotations
 
@@ -19,14 +19,9 @@ TINY = json.dumps({"cycles": 2, "iterations": 1, "lr": 0.001, "n_avg": 1, "n_avg
 
 @pytest.fixture(scope="module")
 def stage():
-    spec = importlib.util.spec_from_file_location("ablation_003_stage", REPO / "stages" / "ablation_003.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through sys.modules
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    from denoisebench.papers.p003_blind2grad import ablation
+
+    return ablation
 
 
 @pytest.fixture()
@@ -37,11 +32,19 @@ def tiny_images(stage, monkeypatch):
     image = data.astronaut()[100:148, 200:248].astype(np.float32) / 255.0
     calls = []
 
-    def fake(dataset, root, count):
-        calls.append((dataset, root, count))
-        return [("astro", image)][:count]
+    class Sample:
+        id = "astro"
 
-    monkeypatch.setattr(stage, "load_images", fake)
+        def clean(self) -> np.ndarray:
+            return image
+
+    def fake(dataset, root, split=None, limit=None):
+        calls.append((dataset, str(root), limit))
+        return [Sample()][:limit]
+
+    import denoisebench.datasets
+
+    monkeypatch.setattr(denoisebench.datasets, "list_samples", fake)
     return calls
 
 

@@ -1,4 +1,4 @@
-"""stages/fig4_004.py: paper 004's Fig. 4 analogue (zoomed crops of several denoisers) on a tiny fake tree."""
+"""The Fig. 4 stage of paper 004 (``python stages/paper.py 004 fig4``): paper 004's Fig. 4 analogue (zoomed crops of several denoisers) on a tiny fake tree."""
 
 from __future__ import annotations
 
@@ -24,11 +24,9 @@ IDS = ("img_a", "img_b", "img_c")
 
 @pytest.fixture(scope="module")
 def stage() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fig4_004_stage", REPO / "stages" / "fig4_004.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    from denoisebench.papers.p004_semantic_denoise import fig4
+
+    return fig4
 
 
 def checkerboard(side: int, low: float, high: float) -> np.ndarray:
@@ -70,7 +68,8 @@ def tree(tmp_path: Path) -> dict[str, Path]:
 def run_stage(stage: ModuleType, tree: dict[str, Path], rows: dict[str, str], *extra: str) -> None:
     stage.main(["--testset", TESTSET, "--label", LABEL, "--rows", json.dumps(rows), "--crop", str(SIDE),
                 "--data", str(tree["data"]), "--predictions", str(tree["predictions"]),
-                "--scores", str(tree["scores"]), "--out", str(tree["out"]), *extra])
+                "--scores", str(tree["scores"]), "--out", str(tree["out"]),
+                "--csv", str(tree["out"].with_suffix(".csv")), *extra])
 
 
 ROWS = {"Noisy": "noisy", "Den": "den", "Part": "part"}

@@ -7,10 +7,8 @@ import torch
 
 from denoisebench.metrics import Protocol, ssim
 from denoisebench.models import build_model, count_parameters
-from denoisebench.models import cbdnet as _cbdnet  # noqa: F401  (registers "cbdnet")
-from denoisebench.models import dae as _dae  # noqa: F401  (registers "dae")
-from denoisebench.models.cbdnet import asymmetric_loss, tv_loss
-from denoisebench.mtl.losses import TASK_LOSSES, kl_to_gaussian, ssim_index, ssim_loss
+from denoisebench.papers.p000_mtl_slw.cbdnet import asymmetric_loss, tv_loss
+from denoisebench.papers.p000_mtl_slw.losses import TASK_LOSSES, kl_to_gaussian, ssim_index, ssim_loss
 
 torch.set_num_threads(1)
 

@@ -10,10 +10,10 @@ import torch
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods import build_method
-from denoisebench.methods import mtl_slw as _mtl
-from denoisebench.mtl.objective import SigmaMapNoise
-from denoisebench.mtl.switching import TaskSwitcher
-from denoisebench.mtl.weighting import build_weighting, min_norm_weights
+from denoisebench.papers.p000_mtl_slw import methods as _mtl
+from denoisebench.papers.p000_mtl_slw.objective import SigmaMapNoise
+from denoisebench.papers.p000_mtl_slw.switching import TaskSwitcher
+from denoisebench.papers.p000_mtl_slw.weighting import build_weighting, min_norm_weights
 from denoisebench.noise import build_noise
 
 torch.set_num_threads(1)

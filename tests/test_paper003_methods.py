@@ -9,10 +9,7 @@ import torch
 
 from denoisebench.errors import ConfigError
 from denoisebench.methods import METHODS, DenoiseContext, build_method
-from denoisebench.methods import blind2grad as _b2g  # noqa: F401  (registers until methods/__init__ imports it)
-from denoisebench.methods import self2self as _s2s  # noqa: F401
-from denoisebench.methods import zsn2n as _zsn2n  # noqa: F401
-from denoisebench.models.blind2grad import Blind2GradNet
+from denoisebench.papers.p003_blind2grad.network import Blind2GradNet
 
 torch.set_num_threads(1)
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from denoisebench.errors import ConfigError, UnknownNameError
-from denoisebench.zeroshot.losses import blind2grad_loss, gradient_deviation, masked_mse
-from denoisebench.zeroshot.masks import MASKS, DualMask, build_mask
-from denoisebench.zeroshot.tstandout import TStandout, guide_gradient
+from denoisebench.papers.p003_blind2grad.losses import blind2grad_loss, gradient_deviation, masked_mse
+from denoisebench.papers.p003_blind2grad.masks import MASKS, DualMask, build_mask
+from denoisebench.papers.p003_blind2grad.tstandout import TStandout, guide_gradient
 
 torch.set_num_threads(1)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from denoisebench.highlevel.agreement import agreement, agreement_table, identity_denoiser, nearest_sigma
-from denoisebench.highlevel.vgg16 import VGG16, load_vgg16
+from denoisebench.papers.p004_semantic_denoise.highlevel.agreement import agreement, agreement_table, identity_denoiser, nearest_sigma
+from denoisebench.papers.p004_semantic_denoise.highlevel.vgg16 import VGG16, load_vgg16
 
 torch.set_num_threads(1)
 
@@ -17,7 +17,7 @@ COFFEE = {967, 968, 504}  # espresso, cup, coffee mug
 
 @pytest.fixture(scope="module")
 def effnet():
-    from denoisebench.highlevel.efficientnet_lite import load_efficientnet_lite0
+    from denoisebench.papers.p004_semantic_denoise.highlevel.efficientnet_lite import load_efficientnet_lite0
 
     return load_efficientnet_lite0()
 
@@ -29,7 +29,7 @@ def _photo(name: str) -> np.ndarray:
 
 
 def test_efficientnet_lite0_classifies_known_photos(effnet) -> None:
-    from denoisebench.highlevel.agreement import top5_classes
+    from denoisebench.papers.p004_semantic_denoise.highlevel.agreement import top5_classes
     from denoisebench.models import count_parameters
 
     assert count_parameters(effnet) == 4_652_008

@@ -12,8 +12,8 @@ from torch import nn
 from denoisebench.errors import ConfigError
 from denoisebench.methods.base import METHODS, DenoiseContext, build_method
 from denoisebench.methods.ffdnet import NoiseLevelMapNoise
-from denoisebench.methods.semantic_denoise import cropped_loss_fn
-from denoisebench.methods.semantic_joint import joint_loss
+from denoisebench.papers.p004_semantic_denoise.separate import cropped_loss_fn
+from denoisebench.papers.p004_semantic_denoise.joint import joint_loss
 from denoisebench.noise import build_noise
 
 torch.set_num_threads(1)
@@ -105,7 +105,7 @@ class _TinyClassifier(nn.Module):
 
 
 def test_joint_loss_updates_only_the_denoiser() -> None:
-    from denoisebench.models.multiscale import MultiScaleDenoiser
+    from denoisebench.papers.p004_semantic_denoise.multiscale import MultiScaleDenoiser
 
     torch.manual_seed(0)
     den = MultiScaleDenoiser(encoding=(16, 4, 4, 16), decoding=(32, 8, 8, 32), stem=8)

@@ -7,7 +7,7 @@ import torch
 
 from denoisebench.models import MODELS, count_parameters
 from denoisebench.models.ffdnet import FFDNet
-from denoisebench.models.multiscale import TABLE_I, MultiScaleDenoiser, paper_style_count
+from denoisebench.papers.p004_semantic_denoise.multiscale import TABLE_I, MultiScaleDenoiser, paper_style_count
 
 torch.set_num_threads(1)
 

@@ -12,8 +12,6 @@ from denoisebench.errors import ConfigError, UnknownNameError
 from denoisebench.references import (
     NOISE_ALIASES,
     image_id_from_label,
-    load_extra_rows,
-    load_method_map,
     load_papers,
     load_references,
     noise_label_from_degradation,
@@ -132,25 +130,27 @@ def test_image_ids() -> None:
     assert normalise_image_id("data/x/kodim07.PNG") == "kodim07"
 
 
-def test_papers_index_and_method_map(refs) -> None:
+def test_papers_index_and_declared_maps(refs) -> None:
+    from denoisebench.papers import PAPERS
+
     papers = load_papers(REFS)
     assert {k: v["number"] for k, v in papers.items()} == {
         "mtl_slw": "000", "meta_tta": "001", "durn_mtl": "002", "blind2grad": "003", "semantic_denoise": "004"}
+    assert {k: PAPERS.get(k).number for k in PAPERS.names()} == {k: v["number"] for k, v in papers.items()}
     assert "Table 5" in papers["blind2grad"]["table_notes"]
     assert papers["durn_mtl"]["missing_tables"][0]["table"] == "Table 1"
-    mapping = load_method_map(REFS)
-    assert mapping["semantic_denoise"]["CBM3D"] == ["bm3d"]
-    assert mapping["semantic_denoise"]["Proposed"] == ["liu_separate_s25", "liu_separate_s35", "liu_separate_s50"]
-    assert mapping["blind2grad"] == {"BM3D": ["bm3d"], "Ours": ["blind2grad"], "ZS-N2N": ["zsn2n"],
-                                     "S2S": ["self2self"]}
-    assert mapping["mtl_slw"]["Traditional DAE"] == ["dae_mse_awgn", "dae_mse_hg"]
+    mapping = {k: dict(PAPERS.get(k).method_map) for k in PAPERS.names()}
+    assert mapping["semantic_denoise"]["CBM3D"] == ("bm3d",)
+    assert mapping["semantic_denoise"]["Proposed"] == ("liu_separate_s25", "liu_separate_s35", "liu_separate_s50")
+    assert mapping["blind2grad"] == {"BM3D": ("bm3d",), "Ours": ("blind2grad",), "ZS-N2N": ("zsn2n",),
+                                     "S2S": ("self2self",)}
+    assert mapping["mtl_slw"]["Traditional DAE"] == ("dae_mse_awgn", "dae_mse_hg")
     for key, methods in mapping.items():
         assert set(methods) <= set(refs.loc[refs["paper"] == key, "method"]), key
-    extra = load_extra_rows(REFS)
-    assert set(extra) <= set(papers)
-    assert extra["blind2grad"] == {"Ours (real-noise variant, dilated)": ["blind2grad_real"]}
-    assert extra["mtl_slw"]["DAE-S2 (task switching)"] == ["dae_s2_awgn", "dae_s2_hg", "dae_s2_isp"]
-    assert len(extra["mtl_slw"]) == 11
+    assert PAPERS.get("blind2grad").extra_rows == {"Ours (real-noise variant, dilated)": ("blind2grad_real",)}
+    extra0 = PAPERS.get("mtl_slw").extra_rows  # derived from the package's Table 2 layout
+    assert extra0["DAE-S2"] == ("dae_s2_awgn", "dae_s2_hg", "dae_s2_isp")
+    assert extra0["DnCNN"] == ("dncnn_color_blind",)
     with pytest.raises(UnknownNameError, match="semantic_denoise"):
         load_references("nope", root=REFS)
 
@@ -173,37 +173,3 @@ def test_noise_aliases() -> None:
     assert result_noise_label("awgn_sigma25") == "awgn_sigma25"
 
 
-def test_missing_maps_are_empty(tmp_path: Path) -> None:
-    assert load_method_map(tmp_path) == {} and load_extra_rows(tmp_path) == {}
-
-
-@pytest.mark.parametrize(("content", "message"), [
-    ("[1, 2]", "method_map.yaml must map paper keys"),
-    ("blind2grad: [bm3d]", "method_map.yaml: entry 'blind2grad' must be a mapping"),
-    ("blind2grad:\n  BM3D: 3", r"method_map.yaml: blind2grad: method 'BM3D' must map to an entry name or a non-empty"),
-    ("blind2grad:\n  BM3D: [bm3d, 2]", r"method_map.yaml: blind2grad: method 'BM3D'"),
-    ("blind2grad:\n  BM3D: []", r"method_map.yaml: blind2grad: method 'BM3D'"),
-    ("blind2grad:\n  BM3D: {a: b}", r"method_map.yaml: blind2grad: method 'BM3D'"),
-])
-def test_bad_method_map(tmp_path: Path, content: str, message: str) -> None:
-    (tmp_path / "method_map.yaml").write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match=message):
-        load_method_map(tmp_path)
-
-
-def test_method_map_accepts_strings_and_lists(tmp_path: Path) -> None:
-    (tmp_path / "method_map.yaml").write_text("p:\n  A: a\n  B: [b1, b2]\nq: null\n", encoding="utf-8")
-    assert load_method_map(tmp_path) == {"p": {"A": ["a"], "B": ["b1", "b2"]}}
-
-
-@pytest.mark.parametrize(("content", "message"), [
-    ("rows", "extra_rows.yaml must map paper keys"),
-    ("mtl_slw: [bm3d]", "extra_rows.yaml: entry 'mtl_slw' must be a mapping"),
-    ("mtl_slw:\n  BM3D: bm3d", r"extra_rows.yaml: mtl_slw: row 'BM3D' must be a non-empty list"),
-    ("mtl_slw:\n  BM3D: [bm3d, 1]", r"extra_rows.yaml: mtl_slw: row 'BM3D'"),
-    ("mtl_slw:\n  BM3D: []", r"extra_rows.yaml: mtl_slw: row 'BM3D'"),
-])
-def test_bad_extra_rows(tmp_path: Path, content: str, message: str) -> None:
-    (tmp_path / "extra_rows.yaml").write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match=message):
-        load_extra_rows(tmp_path)

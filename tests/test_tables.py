@@ -331,30 +331,28 @@ def test_paper_notes_and_links(tmp_path: Path) -> None:
     top = page3.split("## Reproduction status")[0]
     assert "Neighbor2Neighbor" in top and "Planaria" in top and "Kodak24 crops" in top
     links = page3.split("## Other outputs of this paper")[1]
-    assert "- [Fig. 7 analogue: PSNR vs per-image time](../paper_003/fig7.png)" in links
-    assert "- [Ablation: masks, T-standout, omega](../paper_003/ablation.md)" in links
+    assert "- [Fig. 7 analogue: PSNR vs per-image time](../paper_003/figures/fig7/fig7.png)" in links
+    assert "- [Ablation: masks, T-standout, omega](../paper_003/ablation/ablation.md)" in links
     page4 = (out / "004.md").read_text(encoding="utf-8")
-    assert "(../paper_004/highlevel.md)" in page4 and "(../paper_004/fig4.png)" in page4
+    assert "(../paper_004/table4/highlevel.md)" in page4 and "(../paper_004/figures/fig4/fig4.png)" in page4
     page0 = (out / "000.md").read_text(encoding="utf-8")
     assert "Table 2's numbers are missing" in page0.split("## Reproduction status")[0]
-    assert "(../paper_000/000_mtl.md)" in page0.split("## Other outputs of this paper")[1]
+    assert "(../paper_000/report/000_mtl.md)" in page0.split("## Other outputs of this paper")[1]
     assert "## Other outputs" not in (out / "001.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("method_map.yaml", "nope:\n  X: bm3d\n", r"method_map.yaml: unknown paper keys \['nope'\]"),
-    ("method_map.yaml", "blind2grad:\n  Nope: bm3d\n", r"method_map.yaml: blind2grad: methods \['Nope'\]"),
-    ("method_map.yaml", "blind2grad:\n  BM3D: {a: 1}\n", r"method_map.yaml: blind2grad: method 'BM3D'"),
-    ("extra_rows.yaml", "nope:\n  row: [bm3d]\n", r"extra_rows.yaml: unknown paper keys \['nope'\]"),
-    ("extra_rows.yaml", "blind2grad:\n  row: bm3d\n", r"extra_rows.yaml: blind2grad: row 'row'"),
-])
-def test_bad_reference_maps_name_the_file(results: Path, tmp_path: Path, name: str, content: str,
-                                          message: str) -> None:
-    refs = tmp_path / "references"
-    shutil.copytree(REFS, refs)
-    (refs / name).write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match=message):
-        write_paper_tables(results, refs, tmp_path / "papers")
+def test_declared_methods_must_be_reported(results: Path, tmp_path: Path, monkeypatch) -> None:
+    """A declaration mapping a method its paper does not report fails with the package and the method."""
+    import dataclasses
+
+    import denoisebench.tables.papers as pages
+    from denoisebench.papers import all_papers
+
+    papers = [dataclasses.replace(p, method_map={"Nope": ("bm3d",)}) if p.key == "blind2grad" else p
+              for p in all_papers()]
+    monkeypatch.setattr(pages, "all_papers", lambda: papers)
+    with pytest.raises(ConfigError, match=r"p003_blind2grad: blind2grad: method_map names methods \['Nope'\]"):
+        write_paper_tables(results, REFS, tmp_path / "papers")
 
 
 def test_entry_evaluated_on_no_cell_loads_as_empty(tmp_path: Path) -> None:

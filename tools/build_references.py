@@ -7,7 +7,8 @@ place only when complete):
 - ``references/<paper_key>.csv``: one row per reported number (columns ``REFERENCE_COLUMNS``);
 - ``references/papers.yaml``: paper key -> number, file, csv, title, venue, counts, table notes, missing tables.
 
-``references/method_map.yaml`` and ``references/README.md`` are hand-written and never touched.
+``references/README.md`` is hand-written and never touched; which benchmark entries map to which paper method is
+in each paper package's declaration (``denoisebench.papers``).
 
 Usage: ``python tools/build_references.py [PAPER_RESULTS_YAML] [--out references]``
 (default input: ``<repo>/../shared/docs/paper_results.yaml``).

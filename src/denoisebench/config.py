@@ -169,7 +169,8 @@ class MethodEntry:
 #: training starts from another entry's model (``init_checkpoint``), so they train after it.
 METHOD_GROUPS = ("classical", "learned", "cascade")
 TRAINED_GROUPS = ("learned", "cascade")
-ENTRY_KEYS = ("method", "profiles", "evaluate_on")
+#: Keys of a method entry that are not method config: `code` is the source the entry's stages depend on (dvc.yaml).
+ENTRY_KEYS = ("method", "profiles", "evaluate_on", "code")
 
 
 def method_entries(params: dict[str, Any]) -> dict[str, str]:

@@ -169,78 +169,6 @@ def result_noise_label(label: str) -> str:
     return NOISE_ALIASES.get(label, label)
 
 
-def _entry_list(value: Any) -> list[str] | None:
-    """``"e"`` -> ``["e"]``; a non-empty list of strings -> itself; anything else -> ``None``."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-def _paper_mapping(path: Path, data: Any, what: str) -> dict[str, Any]:
-    """The top level of a hand-written per-paper yaml: paper key -> mapping (``None`` values dropped)."""
-    data = data or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must map paper keys to {what} mappings")
-    out: dict[str, Any] = {}
-    for key, mapping in data.items():
-        if mapping is None:
-            continue
-        if not isinstance(mapping, dict):
-            raise ConfigError(f"{path}: entry {key!r} must be a mapping of {what}, got {type(mapping).__name__}")
-        out[str(key)] = mapping
-    return out
-
-
-def load_method_map(root: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
-    """Read ``references/method_map.yaml``: paper key -> {paper method name -> benchmark entry names}.
-
-    A value may be one entry name or a list of them (e.g. per-sigma models); both come back as a list, in file
-    order. A missing file gives ``{}``.
-
-    Raises:
-        ConfigError: the file is not a mapping of mappings, or a value is neither a string nor a non-empty list
-            of strings (the message names the file, paper key and method).
-    """
-    return _load_entry_lists(root, "method_map.yaml", "{paper method: entry or [entries]}", "method",
-                             single_allowed=True)
-
-
-def load_extra_rows(root: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
-    """Read ``references/extra_rows.yaml``: paper key -> {row label -> [benchmark entry names]}.
-
-    Extra rows are benchmark entries without a reported counterpart that belong on a paper's page. A missing
-    file gives ``{}``.
-
-    Raises:
-        ConfigError: the file is not a mapping of mappings, or a row's value is not a non-empty list of strings
-            (the message names the file, paper key and row).
-    """
-    return _load_entry_lists(root, "extra_rows.yaml", "{row label: [entries]}", "row", single_allowed=False)
-
-
-def _load_entry_lists(root: str | Path | None, filename: str, what: str, noun: str,
-                      single_allowed: bool) -> dict[str, dict[str, list[str]]]:
-    """paper key -> {name -> [entry names]} from a hand-written ``references/<filename>`` ({} when absent); a
-    value is a non-empty list of strings, or also a single string when ``single_allowed``."""
-    path = Path(root or default_references_dir()) / filename
-    if not path.is_file():
-        return {}
-    out: dict[str, dict[str, list[str]]] = {}
-    for key, mapping in _paper_mapping(path, _yaml_load(path), what).items():
-        out[key] = {}
-        for name, value in mapping.items():
-            entries = None if isinstance(value, str) and not single_allowed else _entry_list(value)
-            if entries is None:
-                expected = ("an entry name or a non-empty list of entry names (strings)" if single_allowed
-                            else "a non-empty list of entry names")
-                raise ConfigError(f"{path}: {key}: {noun} {name!r} must {'map to' if single_allowed else 'be'} "
-                                  f"{expected}, got {value!r}")
-            out[key][str(name)] = entries
-    return out
-
-
 def load_references(paper_key: str | None = None, root: str | Path | None = None) -> "Any":
     """Load the reported numbers as a ``pandas.DataFrame`` (columns :data:`REFERENCE_COLUMNS`).
 
@@ -261,17 +189,22 @@ def load_references(paper_key: str | None = None, root: str | Path | None = None
         raise UnknownNameError(f"unknown paper key {paper_key!r} in {root / 'papers.yaml'}; "
                                f"valid names: {', '.join(papers)}")
     keys = [paper_key] if paper_key is not None else list(papers)
-    frames = []
-    for key in keys:
-        path = root / papers[key].get("csv", f"{key}.csv")
-        if not path.is_file():
-            raise DenoiseBenchError(f"{path} is missing; run `python tools/build_references.py`")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ConfigError(f"{path} lacks columns {missing}; regenerate it with tools/build_references.py")
-        frames.append(frame[list(REFERENCE_COLUMNS)])
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
+    frames = [read_reference_csv(root / papers[key].get("csv", f"{key}.csv")) for key in keys]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
+
+
+def read_reference_csv(path: str | Path) -> Any:
+    """One reported-numbers CSV as a DataFrame (columns :data:`REFERENCE_COLUMNS`, ``value`` numeric)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DenoiseBenchError(f"{path} is missing; run `python tools/build_references.py`")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path} lacks columns {missing}; regenerate it with tools/build_references.py")
+    frame = frame[list(REFERENCE_COLUMNS)].copy()
     frame["value"] = pd.to_numeric(frame["value"])
     frame["suspect"] = frame["suspect"].where(frame["suspect"].notna(), None)
     return frame

@@ -14,11 +14,20 @@ class Registry(Generic[T]):
 
     Args:
         kind: what the registry holds ("method", "dataset", ...), used in error messages.
+        loader: called once, before the first lookup, to import the modules that register items (e.g. the
+            discovered paper packages); registering never triggers it.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, loader: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._loader = loader
+
+    def _load(self) -> None:
+        """Run the loader once (cleared first, so a lookup during loading does not recurse)."""
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            loader()
 
     def add(self, name: str, item: T) -> T:
         """Register ``item`` under ``name``; registering a name twice is a programming error."""
@@ -37,6 +46,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name`` or raise :class:`UnknownNameError`."""
+        self._load()
         try:
             return self._items[name]
         except KeyError:
@@ -45,13 +55,16 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
+        self._load()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self._load()
         return len(self._items)

@@ -8,8 +8,8 @@ import logging
 import os
 from typing import Any
 
-from denoisebench.config import (TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, section,
-                                 train_settings)
+from denoisebench.config import TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, section
+from denoisebench.errors import ConfigError
 
 LOG = logging.getLogger("denoisebench")
 
@@ -28,16 +28,33 @@ def resolve_device(name: str | None) -> str:
     return str(name)
 
 
+def training_sets(params: dict[str, Any]) -> list[str]:
+    """``data.train_sets.<profile>``: the clean training sets the active profile's trained entries may use (what
+    the download stage fetches for training; the schedules in ``train`` are not download params, so changing a
+    learning rate does not rerun the download)."""
+    profile = active_profile(params)
+    sets = (section(params, "data").get("train_sets") or {}).get(profile) or []
+    if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
+        raise ConfigError(f"params.yaml: data.train_sets.{profile} must be a list of dataset names, got {sets!r}")
+    return list(sets)
+
+
+def check_training_set(params: dict[str, Any], entry: str, dataset: str) -> None:
+    """Fail with the fix when ``train.<entry>.<profile>.dataset`` is not one of ``data.train_sets.<profile>``."""
+    profile = active_profile(params)
+    if dataset not in training_sets(params):
+        raise ConfigError(f"params.yaml: train.{entry}.{profile}.dataset={dataset!r} is not fetched for training; "
+                          f"add it to data.train_sets.{profile} (now {training_sets(params)})")
+
+
 def datasets_needed(params: dict[str, Any]) -> list[str]:
-    """Datasets the active profile reads: its test sets, the training sets of trained entries, and the CBDNet
+    """Datasets the active profile reads: its test sets, its training sets (``data.train_sets``), and the CBDNet
     CRF tables when a test cell or a trained entry's training noise uses the camera pipeline."""
     cells = evaluation_plan(params)
-    names = [cell.dataset for cell in cells]
-    profile = active_profile(params)
+    names = [cell.dataset for cell in cells] + training_sets(params)
     uses_camera_pipeline = any("cbdnet" in cell.noise for cell in cells)
     for entry, group in method_entries(params).items():
-        if group in TRAINED_GROUPS and profile in (section(params, "train", entry) or {}):
-            names.append(train_settings(params, entry)["dataset"])
+        if group in TRAINED_GROUPS:
             train_noise = method_entry(params, entry).config.get("train_noise")
             uses_camera_pipeline |= isinstance(train_noise, dict) and train_noise.get("name") == "cbdnet"
     if uses_camera_pipeline:

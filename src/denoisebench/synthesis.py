@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +71,38 @@ def realisation_seed(cell: Cell, image_id: str, k: int, seed: int) -> int:
     return derive_seed(cell.dataset, image_id, cell.label if k == 0 else f"{cell.label}#r{k}", seed)
 
 
-def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, overrides: dict[str, bool]) -> Path:
-    """Write one test cell (see module docstring) and return its folder.
+@dataclass(frozen=True)
+class CellPair:
+    """One clean/noisy pair of a test cell, exactly as the synthesize stage writes it.
 
-    ``cell.crop`` centre-crops clean and noisy images alike (before noise is added, for synthetic noise);
-    ``cell.repeats`` > 1 writes that many noise realisations per image, ids ``<id>_r<k>``, each with its own clean
-    copy so that scoring pairs stay one-to-one (the mean over all rows is then the mean over images of the mean
-    over realisations, as the N2N/B2U protocol averages).
+    ``image_id`` is the realisation's id (``<id>_r<k>`` with repeats), ``source_id`` the dataset image id and
+    ``seed`` the realisation's noise seed (None for real noise).
+    """
+
+    image_id: str
+    source_id: str
+    seed: int | None
+    clean: np.ndarray
+    noisy: np.ndarray
+
+
+def cell_noise_model(cell: Cell, data_root: Path, overrides: dict[str, bool]) -> Any:
+    """The noise model of a synthetic cell (None for real noise)."""
+    return None if cell.is_real else build_cell_noise(cell.noise, overrides, data_root)
+
+
+def cell_pairs(cell: Cell, data_root: Path, seed: int, overrides: dict[str, bool]) -> Iterator[CellPair]:
+    """The clean/noisy pairs of one cell, in the stage's order: centre crop first (clean and noisy alike), then
+    synthetic noise with each realisation's seed (:func:`realisation_seed`).
+
+    The synthesize stage writes these pairs; paper stages that need probe images use them too (through
+    :mod:`denoisebench.probes`), so a figure's noisy image is byte-identical to the one the tables scored.
     """
     from denoisebench.datasets import list_samples
 
-    out = out_root / cell.testset / cell.label
-    if out.exists():
-        shutil.rmtree(out)
     samples = list_samples(cell.dataset, data_root, split=cell.split, limit=cell.limit)
-    model = None if cell.is_real else build_cell_noise(cell.noise, overrides, data_root)
+    model = cell_noise_model(cell, data_root, overrides)
     crop = (lambda image: centre_crop(image, cell.crop)) if cell.crop else (lambda image: image)
-    records = []
     for sample in samples:
         try:
             clean = crop(sample.clean())
@@ -95,19 +112,33 @@ def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, over
             noisy = sample.noisy()
             if noisy is None:
                 raise ValueError(f"dataset {cell.dataset!r} has no noisy images; give it a synthetic noise spec")
-            realisations = [(sample.id, None, crop(noisy))]
-        else:
-            realisations = []
-            for k in range(cell.repeats):
-                image_seed = realisation_seed(cell, sample.id, k, seed)
-                realisations.append((repeat_id(sample.id, k, cell.repeats), image_seed,
-                                     model.apply(clean, np.random.default_rng(image_seed))))
-        for image_id, image_seed, noisy in realisations:
-            write_image(out / "clean" / f"{image_id}.png", clean)
-            suffix = _noisy_suffix(noisy)
-            write_image(out / "noisy" / f"{image_id}{suffix}", noisy)
-            records.append({"id": image_id, "source_id": sample.id, "seed": image_seed, "shape": list(clean.shape),
-                            "noisy_file": f"{image_id}{suffix}"})
+            yield CellPair(sample.id, sample.id, None, clean, crop(noisy))
+            continue
+        for k in range(cell.repeats):
+            image_seed = realisation_seed(cell, sample.id, k, seed)
+            yield CellPair(repeat_id(sample.id, k, cell.repeats), sample.id, image_seed, clean,
+                           model.apply(clean, np.random.default_rng(image_seed)))
+
+
+def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, overrides: dict[str, bool]) -> Path:
+    """Write one test cell (see module docstring) and return its folder.
+
+    ``cell.crop`` centre-crops clean and noisy images alike (before noise is added, for synthetic noise);
+    ``cell.repeats`` > 1 writes that many noise realisations per image, ids ``<id>_r<k>``, each with its own clean
+    copy so that scoring pairs stay one-to-one (the mean over all rows is then the mean over images of the mean
+    over realisations, as the N2N/B2U protocol averages).
+    """
+    out = out_root / cell.testset / cell.label
+    if out.exists():
+        shutil.rmtree(out)
+    model = cell_noise_model(cell, data_root, overrides)
+    records = []
+    for pair in cell_pairs(cell, data_root, seed, overrides):
+        write_image(out / "clean" / f"{pair.image_id}.png", pair.clean)
+        suffix = _noisy_suffix(pair.noisy)
+        write_image(out / "noisy" / f"{pair.image_id}{suffix}", pair.noisy)
+        records.append({"id": pair.image_id, "source_id": pair.source_id, "seed": pair.seed,
+                        "shape": list(pair.clean.shape), "noisy_file": f"{pair.image_id}{suffix}"})
     write_json_atomic(out / MANIFEST, {
         "testset": cell.testset,
         "dataset": cell.dataset,

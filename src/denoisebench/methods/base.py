@@ -68,7 +68,14 @@ class Method(abc.ABC):
         return None
 
 
-METHODS: Registry[type[Method]] = Registry("method")
+def _load_all_methods() -> None:
+    """Loader of :data:`METHODS`: the core method modules, then the discovered paper packages' code."""
+    from denoisebench.papers import load_paper_code
+
+    load_paper_code()
+
+
+METHODS: Registry[type[Method]] = Registry("method", loader=_load_all_methods)
 
 
 def build_method(name: str, config: dict[str, Any] | None = None) -> Method:

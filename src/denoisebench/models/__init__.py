@@ -1,7 +1,7 @@
 """Network architectures, one per file, registered by name in :data:`MODELS`.
 
-``MODELS.get("dncnn")(**kwargs)`` builds a model; the registry is filled by importing the model modules below
-(explicit imports, no directory scanning).
+``MODELS.get("dncnn")(**kwargs)`` builds a model. The core networks (baselines shared by several papers) are
+imported below; paper networks live in their paper's package and register when ``MODELS`` is first looked up.
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from torch import nn
 
 from denoisebench.registry import Registry
 
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+def _load_all_models() -> None:
+    """Loader of :data:`MODELS`: the discovered paper packages register their networks."""
+    from denoisebench.papers import load_paper_code
+
+    load_paper_code()
+
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", loader=_load_all_models)
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
@@ -27,9 +35,5 @@ def count_parameters(model: nn.Module) -> int:
 
 from denoisebench.models import dncnn as _dncnn  # noqa: E402,F401  (registers "dncnn")
 from denoisebench.models import ffdnet as _ffdnet  # noqa: E402,F401  (registers "ffdnet")
-from denoisebench.models import multiscale as _multiscale  # noqa: E402,F401  (registers "multiscale", paper 004)
-from denoisebench.models import dae as _dae  # noqa: E402,F401  (registers "dae", paper 000)
-from denoisebench.models import cbdnet as _cbdnet  # noqa: E402,F401  (registers "cbdnet", paper 000)
-from denoisebench.models import blind2grad as _blind2grad  # noqa: E402,F401  (registers "blind2grad", paper 003)
 
 __all__ = ["MODELS", "build_model", "count_parameters"]

@@ -1,11 +1,12 @@
 """``reports/papers/<NNN>.md``: each paper's tables with the reported numbers and, where this benchmark
 reproduced a cell, the reproduced value, the difference and the profile/protocol that produced it.
 
-A reported cell is matched with a reproduced one by (paper method -> entries via ``references/method_map.yaml``,
+A reported cell is matched with a reproduced one by (paper method -> entries via the paper's declaration,
+``denoisebench.papers.Paper.method_map``,
 the first entry with a result for the cell's ``testset`` (or a crop/subset result set of that dataset) and
 ``noise`` label (after :data:`~denoisebench.references.NOISE_ALIASES`), the metric; for per-image tables also the
-image id). Entries without a reported counterpart (``references/extra_rows.yaml``) get their own section. Inputs
-are only ``references/`` and the results tree.
+image id). Entries without a reported counterpart (``Paper.extra_rows``) get their own section. Inputs are the
+paper declarations (:data:`denoisebench.papers.PAPERS`), their reported numbers and the results tree.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_text_atomic
-from denoisebench.references import load_extra_rows, load_method_map, load_papers, load_references
+from denoisebench.papers import Paper, all_papers
+from denoisebench.references import load_papers, read_reference_csv
 from denoisebench.tables.grids import (
     Context,
     cond_key,
@@ -30,52 +32,6 @@ from denoisebench.tables.grids import (
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
 from denoisebench.tables.markdown import MISSING, table
 from denoisebench.tables.results import limit_text
-
-
-@dataclass(frozen=True)
-class PaperOptions:
-    """Static per-paper rendering options.
-
-    ``shave3``: show 3-px-shaved PSNR beside the whole-image one; ``note``: a caveat rendered near the top of
-    the page; ``links``: (label, link relative to ``reports/papers/``) of outputs other stages write for the
-    paper.
-    """
-
-    shave3: bool = False
-    note: str = ""
-    links: tuple[tuple[str, str], ...] = ()
-
-
-#: Per-paper rendering options. 004's code shaves 3 px for PSNR while the paper claims whole images, so its
-#: page shows the shaved PSNR beside the whole-image one.
-PAPER_OPTIONS: dict[str, PaperOptions] = {
-    "semantic_denoise": PaperOptions(
-        shave3=True,
-        note="Parameter count of the benchmark's 3-scale denoiser (pinned in tests/test_paper004_models.py): "
-             "1,033,443 learnable parameters; 1,026,019 when counted as Table I evidently does (conv/deconv "
-             "weights and biases, without the first 3->128 convolution and the BatchNorm affine parameters), "
-             "i.e. Table I's 1,026k. Only the 3-scale (128, 32, 32, 128) row of Table I was run; the other "
-             "variants are params (docs/paper_004.md gives the dvc exp sweep) and their counts differ from "
-             "Table I's because the paper gives no layer list for them. 'Joint' rows use EfficientNet-Lite0 (no "
-             "VGG-16 weights offline), and L_H uses the clean image's predicted class (no ImageNet labels).",
-        links=(
-        ("Table IV analogue: classification agreement after denoising", "../paper_004/highlevel.md"),
-        ("Fig. 4 analogue: zoomed crops", "../paper_004/fig4.png"),
-    )),
-    "blind2grad": PaperOptions(
-        note="The paper's own caveat: several baseline cells (σ=25 Kodak24/BSD300/Set14 and SIDD raw-RGB) were "
-             "copied from the Neighbor2Neighbor paper, where those methods were trained on a dataset, so the "
-             "zero-shot re-runs here are not expected to match them. Planaria (Poisson noise) is not available "
-             "offline: the benchmark's Poisson λ=30/50 cells run on Kodak24 crops instead and have no reported "
-             "counterpart.",
-        links=(("Fig. 7 analogue: PSNR vs per-image time", "../paper_003/fig7.png"),
-               ("Ablation: masks, T-standout, omega", "../paper_003/ablation.md"))),
-    "mtl_slw": PaperOptions(
-        note="Table 2's numbers are missing from the paper text; only the figure-caption values (single unnamed "
-             "images) exist, so reproduced averages over test images are not like-for-like comparisons with them.",
-        links=(("Table 2 layout, learned-weight trajectories, curves, residual histograms",
-                "../paper_000/000_mtl.md"),)),
-}
 
 
 def page_name(info: dict[str, Any]) -> str:
@@ -125,8 +81,8 @@ def _status(key: str, mapping: Mapping[str, list[str]], results: ResultSet, shav
     """The reproduction status block: one row per (mapped paper method, entry), plus loud caveats."""
     lines = ["## Reproduction status\n\n"]
     if not mapping:
-        lines.append(f"No method of this paper is mapped to a benchmark entry in `references/method_map.yaml` "
-                     f"(key `{key}`), so this page shows the reported numbers only.\n")
+        lines.append(f"No method of this paper is mapped to a benchmark entry in its declaration (`PAPER.method_map` "
+                     f"of the package of `{key}`), so this page shows the reported numbers only.\n")
         return "".join(lines)
     rows, warnings = [], []
     for method, entry_names in mapping.items():
@@ -180,9 +136,9 @@ def _table_section(name: str, records: list[dict[str, Any]], notes: dict[str, st
 
 
 def _extra_section(rows: Mapping[str, list[str]], ctx: Context) -> str:
-    """``## Additional reproduced rows (no reported counterpart)`` for ``references/extra_rows.yaml``."""
+    """``## Additional reproduced rows (no reported counterpart)`` for the declaration's ``extra_rows``."""
     out = ["## Additional reproduced rows (no reported counterpart)\n\n",
-           "Benchmark entries listed in `references/extra_rows.yaml` for this paper: the paper reports no number "
+           "Benchmark entries listed in the paper's declaration (`extra_rows`): the paper reports no number "
            "for them. Cells: PSNR / SSIM" + (" (and 3-px-shaved PSNR)" if ctx.shave3 else "")
            + " per result set and noise label, with the same tags as the reproduced cells above.\n\n"]
     body = extra_rows_table(dict(rows), ctx)
@@ -216,14 +172,14 @@ def _as_lists(mapping: Mapping[str, str | Sequence[str]] | None) -> dict[str, li
     return {m: [v] if isinstance(v, str) else list(v) for m, v in (mapping or {}).items()}
 
 
-def _head(key: str, info: dict[str, Any], n_records: int, options: PaperOptions) -> str:
+def _head(key: str, info: dict[str, Any], n_records: int, options: Paper) -> str:
     """Title, sources, how-to-read paragraph and the paper's note."""
     head = [f"# {info['number']} · {key}: {info.get('title') or ''}\n\n",
             f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
-            f"`references/{info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n",
+            f"`{info.get('csv_path') or 'references/' + info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n",
             "How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
             "its second best). *Reproduced* cells come from `results/` for methods mapped in "
-            "`references/method_map.yaml` (the first listed entry with a result for the cell): "
+            "the paper's declaration (`PAPER.method_map`; the first listed entry with a result for the cell): "
             "`value (Δ reproduced − reported)`, tagged with the entry when a method lists several, with the "
             "profile when it is not `paper`, with `n/N img` when fewer images than the full set were used and "
             "with `crop N` when the result comes from centre crops. "
@@ -235,19 +191,17 @@ def _head(key: str, info: dict[str, Any], n_records: int, options: PaperOptions)
     return "".join(head)
 
 
-def render_paper_page(key: str, info: dict[str, Any], references: Any,
-                      mapping: Mapping[str, str | Sequence[str]], results: ResultSet,
-                      extra_rows: Mapping[str, Sequence[str]] | None = None) -> str:
+def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, results: ResultSet) -> str:
     """The markdown of one paper's page.
 
     Args:
-        key: paper key; info: its ``papers.yaml`` entry; references: its reported numbers (DataFrame).
-        mapping: paper method -> entry name or list of entry names (first entry with a result wins).
+        paper: its declaration (mapped entries, extra rows, note, links, shave3).
+        info: its ``papers.yaml`` entry (tables, table notes, missing tables, venue), merged over the declaration.
+        references: its reported numbers (DataFrame).
         results: the loaded results tree.
-        extra_rows: row label -> entries without a reported counterpart (``references/extra_rows.yaml``).
     """
-    options = PAPER_OPTIONS.get(key, PaperOptions())
-    lists = _as_lists(mapping)
+    key, options, extra_rows = paper.key, paper, paper.extra_rows
+    lists = _as_lists(paper.method_map)
     ctx = Context(mapping=lists, results=results, shave3=options.shave3)
     records = _records(references)
     parts = [_head(key, info, len(records), options), _status(key, lists, results, options.shave3), "\n"]
@@ -265,19 +219,12 @@ def render_paper_page(key: str, info: dict[str, Any], references: Any,
     return "".join(parts)
 
 
-def _check_paper_keys(path: Path, found: Sequence[str], papers: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming ``path`` when it uses paper keys not in ``papers.yaml``."""
-    unknown = sorted(set(found) - set(papers))
-    if unknown:
-        raise ConfigError(f"{path}: unknown paper keys {unknown}; valid keys: {', '.join(papers)}")
-
-
 def _check_methods(path: Path, key: str, mapping: Mapping[str, Any], refs: Any, csv: str) -> None:
     """Raise :class:`ConfigError` when ``mapping`` names methods that the paper's csv does not have."""
     unknown = sorted(set(mapping) - set(refs["method"]))
     if unknown:
-        raise ConfigError(f"{path}: {key}: methods {unknown} do not occur in references/{csv}; use the names "
-                          f"exactly as in its 'method' column")
+        raise ConfigError(f"{path}: {key}: method_map names methods {unknown} that do not occur in {csv}; use "
+                          f"the names exactly as in its 'method' column")
 
 
 def _index_row(key: str, info: dict[str, Any], mapping: Mapping[str, list[str]],
@@ -291,31 +238,38 @@ def _index_row(key: str, info: dict[str, Any], mapping: Mapping[str, list[str]],
             ", ".join(profiles) or MISSING]
 
 
+def paper_info(paper: Paper, papers_yaml: Mapping[str, Any]) -> dict[str, Any]:
+    """The page metadata: the generated ``papers.yaml`` entry (tables, notes, venue) when the paper has one,
+    over the declaration's number, title and seed file."""
+    declared = {"number": paper.number, "title": paper.title, "file": paper.seed_file,
+                "csv": paper.reported or f"{paper.key}.csv"}
+    return {**declared, **dict(papers_yaml.get(paper.key) or {})}
+
+
 def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write ``<out_dir>/<NNN>.md`` for every paper in ``references/papers.yaml`` (atomically) and an
-    ``index.md``; return the written paths.
+    """Write ``<out_dir>/<NNN>.md`` for every discovered paper (atomically) and an ``index.md``; return the
+    written paths.
 
     Raises:
-        ConfigError: ``method_map.yaml`` or ``extra_rows.yaml`` is malformed or names unknown paper keys, or
-            ``method_map.yaml`` names methods a paper does not report.
+        ConfigError: a declaration maps methods its paper does not report.
         ResultsFormatError: a results file breaks the contract.
     """
     results = load_results(results_dir)
-    papers = load_papers(references_dir)
-    map_path, extra_path = Path(references_dir) / "method_map.yaml", Path(references_dir) / "extra_rows.yaml"
-    method_map, extra_rows = load_method_map(references_dir), load_extra_rows(references_dir)
-    _check_paper_keys(map_path, list(method_map), papers)
-    _check_paper_keys(extra_path, list(extra_rows), papers)
+    papers_yaml = load_papers(references_dir)
     out = Path(out_dir)
     written, index_rows = [], []
-    for key, info in papers.items():
-        refs = load_references(key, references_dir)
-        mapping, extra = method_map.get(key, {}), extra_rows.get(key, {})
-        _check_methods(map_path, key, mapping, refs, str(info.get("csv")))
+    for paper in all_papers():
+        info = paper_info(paper, papers_yaml)
+        csv_path = paper.reported_path(references_dir)
+        if csv_path.parent.resolve() != Path(references_dir).resolve():
+            info["csv_path"] = csv_path.name
+        refs = read_reference_csv(csv_path)
+        _check_methods(Path(paper.package.replace(".", "/")), paper.key, paper.method_map, refs, csv_path.name)
         path = out / page_name(info)
-        write_text_atomic(path, render_paper_page(key, info, refs, mapping, results, extra))
+        write_text_atomic(path, render_paper_page(paper, info, refs, results))
         written.append(path)
-        index_rows.append(_index_row(key, info, mapping, extra, results))
+        index_rows.append(_index_row(paper.key, info, _as_lists(paper.method_map), _as_lists(paper.extra_rows),
+                                     results))
     index = ("# Papers: reported vs reproduced\n\n"
              + table(["page", "key", "title", "mapped entries", "extra-row entries", "profiles present"], index_rows))
     write_text_atomic(out / "index.md", index)

@@ -9,7 +9,7 @@ Two methods, one per host network, each trainable as the plain MSE baseline or w
 
 Config (a ``methods.learned`` entry):
     strategy: ``mse`` (baseline), ``s1`` (weighted sum of the sub-task losses) or ``s2`` (task switching).
-    weighting: for s1, a name of :data:`~denoisebench.mtl.weighting.WEIGHTINGS` (``slw``, ``uncertainty``,
+    weighting: for s1, a name of :data:`~denoisebench.papers.p000_mtl_slw.weighting.WEIGHTINGS` (``slw``, ``uncertainty``,
         ``equal``, ``mgda``); weighting_params: its keyword arguments (e.g. ``{lr: 0.1, inner_steps: 1}``).
     tasks: sub-task losses, MSE first (default [mse, ssim, kl]).
     grad_params: ``last`` (default) or ``all``: parameters MGDA's per-task gradients are taken on.
@@ -62,8 +62,8 @@ class MTLMethod(LearnedMethod):
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
-        from denoisebench.mtl.losses import TASK_LOSSES
-        from denoisebench.mtl.weighting import WEIGHTINGS
+        from denoisebench.papers.p000_mtl_slw.losses import TASK_LOSSES
+        from denoisebench.papers.p000_mtl_slw.weighting import WEIGHTINGS
 
         p = merged_config(cls.name, cls.defaults(), config)
         if p["strategy"] not in STRATEGY_NAMES:
@@ -85,13 +85,11 @@ class MTLMethod(LearnedMethod):
 
     # ----- construction -----
     def build_network(self) -> Any:
-        """A fresh :class:`~denoisebench.mtl.objective.MTLNetwork` (backbone + weighting / task heads)."""
+        """A fresh :class:`~denoisebench.papers.p000_mtl_slw.objective.MTLNetwork` (backbone + weighting / task heads)."""
         from denoisebench.models import build_model
-        from denoisebench.models import cbdnet as _cbdnet  # noqa: F401  (registers "cbdnet")
-        from denoisebench.models import dae as _dae  # noqa: F401  (registers "dae")
-        from denoisebench.mtl.objective import MTLNetwork
-        from denoisebench.mtl.switching import TaskSwitcher
-        from denoisebench.mtl.weighting import build_weighting
+        from denoisebench.papers.p000_mtl_slw.objective import MTLNetwork
+        from denoisebench.papers.p000_mtl_slw.switching import TaskSwitcher
+        from denoisebench.papers.p000_mtl_slw.weighting import build_weighting
 
         p = self.params
         net = build_model(self.backbone, channels=p["channels"])
@@ -101,7 +99,7 @@ class MTLMethod(LearnedMethod):
         return MTLNetwork(net, weighting, switcher)
 
     def objective(self) -> Any:
-        from denoisebench.mtl.objective import Objective
+        from denoisebench.papers.p000_mtl_slw.objective import Objective
 
         p = self.params
         terms = {k: float(p[k]) for k in ("asym_weight", "asym_alpha", "tv_weight")} if self.has_sigma else None
@@ -131,7 +129,7 @@ class MTLMethod(LearnedMethod):
         s1, ``weights.csv`` in ``out_dir``; return the path of ``model.pt``."""
         import torch
 
-        from denoisebench.mtl.objective import History, PassThroughNoise, SigmaMapNoise, make_loss_fn
+        from denoisebench.papers.p000_mtl_slw.objective import History, PassThroughNoise, SigmaMapNoise, make_loss_fn
         from denoisebench.training import TrainConfig, psnr_validator, train_model
 
         if kwargs:

@@ -10,9 +10,9 @@ raises ``ConfigError`` naming it and the valid choices), applies only the grid's
 crops with the same per-image seed. Two runs whose resolved configs are identical (``omega=0.8`` and ``DM+D`` with
 the default base) are run once and the second row says ``same_as``.
 
-Noise: AWGN ``sigma``, added to the whole image with the benchmark's seed (``derive_seed(dataset, image id,
-"awgn_sigma<sigma>", seed)``, as the synthesize stage), not clipped, then the clean and noisy images are both
-centre-cropped, so a crop equals the same crop of the pipeline's noisy image. Scores: the default protocol
+Noise: AWGN ``sigma``, not clipped, on centre crops made exactly as the synthesize stage makes a crop cell
+(:func:`denoisebench.probes.probe_pairs`: crop, then noise with the seed ``derive_seed(dataset, image id,
+"awgn_sigma<sigma>", seed)``), so a crop's noisy input is byte-identical to the pipeline's. Scores: the default protocol
 (``denoisebench.metrics``: RGB, output clipped and rounded to uint8, no border, Wang SSIM).
 
 Option defaults come from ``params.yaml`` ``ablation_003.<active profile>`` when ``--params`` exists (as
@@ -22,7 +22,7 @@ Writes ``--csv`` (one row per run: grid, variant, changes, images, psnr, ssim, s
 ``--out`` (markdown: one table per grid, the setting, and the paper's claims against what was measured), both
 atomically.
 
-    python stages/ablation_003.py --images 1 --size 96 --sigma 25 --dataset kodak24 --data-root data/raw \
+    python stages/paper.py 003 ablation --images 1 --size 96 --sigma 25 --dataset kodak24 --data-root data/raw \
         --base '{"cycles": 2, "iterations": 40, "lr": 0.001, "n_avg": 8, "n_avg_cycle": 4}' \
         --grid mask_tstandout,omega --csv results/zeroshot/ablation_003.csv --out reports/paper_003/ablation.md
 """
@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from denoisebench.imageio import centre_crop_at_most
 
 METHOD = "blind2grad"
 CSV_FIELDS = ["grid", "variant", "changes", "images", "psnr", "ssim", "seconds_per_image", "same_as"]
@@ -123,30 +122,16 @@ def resolved(method: Any) -> dict[str, Any]:
     return dict(method.params)
 
 
-def load_images(dataset: str, root: str, count: int) -> list[tuple[str, np.ndarray]]:
-    """The first ``count`` images of ``dataset`` (id, clean float32 HWC) from the project's dataset registry."""
-    from denoisebench.datasets import list_samples
-    from denoisebench.errors import ConfigError
-
-    samples = list_samples(dataset, root, limit=count)
-    if len(samples) < count:
-        raise ConfigError(f"--images {count}: dataset {dataset!r} has only {len(samples)} image(s)")
-    return [(s.id, s.clean()) for s in samples]
-
-
 def make_crops(dataset: str, root: str, count: int, size: int, sigma: float, seed: int) -> list[Crop]:
-    """Noisy/clean centre crops; the noise is drawn on the whole image with the pipeline's per-image seed."""
-    from denoisebench.noise import add_noise, derive_seed, parse_noise_spec
+    """Clean/noisy centre crops made exactly as the synthesize stage makes a crop cell (crop, then AWGN with the
+    pipeline's per-image seed of the label ``awgn_sigma<sigma>``): :func:`denoisebench.probes.probe_pairs`."""
+    from denoisebench.errors import ConfigError
+    from denoisebench.probes import probe_pairs
 
-    spec = f"awgn:sigma={sigma:g}"
-    label = parse_noise_spec(spec).label  # awgn_sigma25, the label of the synthesize stage
-    crops = []
-    for image_id, clean in load_images(dataset, root, count):
-        image_seed = derive_seed(dataset, image_id, label, seed)
-        noisy = add_noise(clean, spec, image_seed)
-        crops.append(Crop(image_id, centre_crop_at_most(clean, size).copy(),
-                          centre_crop_at_most(noisy, size).copy(), image_seed))
-    return crops
+    pairs = probe_pairs(dataset, f"awgn:sigma={sigma:g}", root, limit=count, crop=size or None, seed=seed)
+    if len(pairs) < count:
+        raise ConfigError(f"--images {count}: dataset {dataset!r} has only {len(pairs)} image(s)")
+    return [Crop(p.source_id, p.clean, p.noisy, int(p.seed)) for p in pairs]
 
 
 def run_grids(grids: list[str], base: dict[str, Any], crops: list[Crop], sigma: float, device: str,
@@ -314,8 +299,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--grid", default="mask_tstandout,omega", help=f"comma-separated: {', '.join(GRIDS)}")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--csv", default="results/zeroshot/ablation_003.csv")
-    parser.add_argument("--out", default="reports/paper_003/ablation.md")
+    parser.add_argument("--csv", default="reports/paper_003/ablation/ablation_003.csv")
+    parser.add_argument("--out", default="reports/paper_003/ablation/ablation.md")
     parser.add_argument("--params", default="params.yaml",
                         help="params file whose ablation_003.<profile> section sets the defaults of these options "
                              "(skipped when the file does not exist); flags given here still win")

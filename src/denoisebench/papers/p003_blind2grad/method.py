@@ -63,7 +63,7 @@ class Blind2Grad(Method):
     @classmethod
     def _validate(cls, p: dict[str, Any]) -> dict[str, Any]:
         from denoisebench.zeroshot.common import check_fraction, check_positive_int
-        from denoisebench.zeroshot.masks import MASKS
+        from denoisebench.papers.p003_blind2grad.masks import MASKS
 
         if p["variant"] not in VARIANTS:
             raise ConfigError(f"blind2grad: variant={p['variant']!r} must be one of {', '.join(VARIANTS)}")
@@ -86,8 +86,8 @@ class Blind2Grad(Method):
         return p
 
     def build_network(self, channels: int = 3) -> Any:
-        """A fresh :class:`~denoisebench.models.blind2grad.Blind2GradNet` of this configuration."""
-        from denoisebench.models.blind2grad import Blind2GradNet
+        """A fresh :class:`~denoisebench.papers.p003_blind2grad.network.Blind2GradNet` of this configuration."""
+        from denoisebench.papers.p003_blind2grad.network import Blind2GradNet
 
         p = self.params
         return Blind2GradNet(channels=channels, enc_width=p["enc_width"], dec_width=p["dec_width"],
@@ -100,7 +100,7 @@ class Blind2Grad(Method):
         return count_parameters(self.build_network(3))
 
     def _mask_sampler(self) -> Any:
-        from denoisebench.zeroshot.masks import build_mask
+        from denoisebench.papers.p003_blind2grad.masks import build_mask
 
         p = self.params
         kwargs: dict[str, Any] = {"rate": p["mask_rate"], "granularity": p["mask_granularity"]}
@@ -111,9 +111,9 @@ class Blind2Grad(Method):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        from denoisebench.zeroshot.averaging import average_passes
+        from denoisebench.papers.p003_blind2grad.averaging import average_passes
         from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
-        from denoisebench.zeroshot.losses import blind2grad_loss
+        from denoisebench.papers.p003_blind2grad.losses import blind2grad_loss
 
         p = self.params
         prepared = prepare_input(self.name, noisy, context.device, context.extra, multiple=32)

@@ -9,7 +9,7 @@ Decoder, symmetric, from H/32 up to H:
     widths 96 at H/16..H/2, then 64 and 32 at H, and a linear 3x3 conv to C.
 Gradient layer: concatenates |dx| and |dy| (forward differences) of its input to the features and maps back to
 the width with a 1x1 conv (the "1/2H x 1/2W gradient convolution layer", third stage from the bottom of Fig. 3).
-T-standout (eq. 3.11) replaces Self2Self's decoder dropout; see :mod:`denoisebench.zeroshot.tstandout`.
+T-standout (eq. 3.11) replaces Self2Self's decoder dropout; see :mod:`denoisebench.papers.p003_blind2grad.tstandout`.
 
 Inputs must have H and W divisible by 2**levels (the method reflect-pads).
 """
@@ -24,8 +24,8 @@ from torch import nn
 
 from denoisebench.models import MODELS
 from denoisebench.zeroshot.common import PartialConv2d
-from denoisebench.zeroshot.losses import forward_differences
-from denoisebench.zeroshot.tstandout import TStandout, guide_gradient
+from denoisebench.papers.p003_blind2grad.losses import forward_differences
+from denoisebench.papers.p003_blind2grad.tstandout import TStandout, guide_gradient
 
 
 class ChannelAttention(nn.Module):

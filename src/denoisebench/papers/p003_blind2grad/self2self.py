@@ -107,10 +107,10 @@ class Self2Self(Method):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        from denoisebench.zeroshot.averaging import average_passes
+        from denoisebench.papers.p003_blind2grad.averaging import average_passes
         from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
-        from denoisebench.zeroshot.losses import masked_mse
-        from denoisebench.zeroshot.masks import BernoulliMask
+        from denoisebench.papers.p003_blind2grad.losses import masked_mse
+        from denoisebench.papers.p003_blind2grad.masks import BernoulliMask
 
         p = self.params
         prepared = prepare_input(self.name, noisy, context.device, context.extra, multiple=32)

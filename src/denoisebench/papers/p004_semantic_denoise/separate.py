@@ -3,7 +3,7 @@
 Config (a ``methods.learned`` entry of params.yaml):
     channels: 3 (the paper's colour model).
     scales, encoding, decoding, global_skip, padding, stem, bn_momentum: the architecture
-        (:class:`~denoisebench.models.multiscale.MultiScaleDenoiser`; defaults: the paper's 3-scale network with the
+        (:class:`~denoisebench.papers.p004_semantic_denoise.multiscale.MultiScaleDenoiser`; defaults: the paper's 3-scale network with the
         official valid geometry). Table I variants: ``scales: 2|3|4``, ``encoding: [256, 64, 64, 256]``,
         ``global_skip: false``.
     train_noise: training noise spec; one network per sigma: ``{name: awgn, sigma: 25}`` (25, 35 or 50).
@@ -108,7 +108,7 @@ class LiuSeparateMethod(LearnedMethod):
 
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
-        from denoisebench.models.multiscale import MultiScaleDenoiser
+        from denoisebench.papers.p004_semantic_denoise.multiscale import MultiScaleDenoiser
 
         return MultiScaleDenoiser(
             scales=params["scales"], encoding=tuple(params["encoding"]), decoding=tuple(params["decoding"]),

@@ -3,12 +3,13 @@ counts and for the zero-shot baselines (ZS-N2N, Self2Self) and BM3D, on a few cr
 
 Blind2Grad is trained once per image; its intermediate estimates (``snapshot_at``) give the curve, each point's
 time being the training time up to that iteration plus the time of its own averaged prediction. Baselines give
-one point each. Noise: AWGN, seeded per image (``derive_seed``), noisy input not clipped (N2N/B2U protocol); scores
+one point each. Noise: AWGN, not clipped (N2N/B2U protocol), on crops made exactly as the synthesize stage makes a
+crop cell (:func:`denoisebench.probes.probe_pairs`: crop, then noise seeded by the label ``awgn_sigma<sigma>``); scores
 with the default protocol (RGB, rounded uint8, Wang SSIM).
 
 Writes ``--csv`` (method, image, iterations, seconds, psnr, ssim) and ``--plot`` (mean PSNR vs mean seconds).
 
-    python stages/fig7_003.py --images 2 --size 256 --sigma 25 --b2g '{"cycles": 3, "iterations": 100, "lr": 1e-3}' \
+    python stages/paper.py 003 fig7 --images 2 --size 256 --sigma 25 --b2g '{"cycles": 3, "iterations": 100, "lr": 1e-3}' \
         --snapshots 50,100,200,300
 """
 
@@ -23,24 +24,19 @@ from typing import Any
 
 import numpy as np
 
-from denoisebench.imageio import centre_crop_at_most
 from denoisebench.stage_support import apply_profile_defaults
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     import torch
 
-    from denoisebench.datasets import list_samples
     from denoisebench.methods import DenoiseContext, build_method
-    from denoisebench.methods import blind2grad as _b2g  # noqa: F401  (registration until methods/__init__ imports it)
-    from denoisebench.methods import self2self as _s2s  # noqa: F401
-    from denoisebench.methods import zsn2n as _zsn2n  # noqa: F401
     from denoisebench.metrics import evaluate_pair
-    from denoisebench.noise import add_noise, derive_seed
+    from denoisebench.probes import probe_pairs
 
     torch.set_num_threads(args.threads)
     label = f"awgn:sigma={args.sigma:g}"
-    samples = list_samples(args.dataset, args.root, limit=args.images)
+    pairs = probe_pairs(args.dataset, label, args.root, limit=args.images, crop=args.size or None, seed=args.seed)
     snapshots = sorted({int(s) for s in args.snapshots.split(",") if s})
     methods: list[tuple[str, str, dict[str, Any]]] = [("blind2grad", "blind2grad", json.loads(args.b2g))]
     if args.zsn2n is not None:
@@ -50,12 +46,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.bm3d:
         methods.append(("bm3d", "bm3d", {}))
     rows: list[dict[str, Any]] = []
-    for sample in samples:
-        clean = centre_crop_at_most(sample.clean(), args.size)
-        seed = derive_seed(args.dataset, sample.id, label, args.seed)
-        noisy = add_noise(clean, label, seed)
+    for sample in pairs:  # the pipeline's crop cell: crop, then noise seeded by the label awgn_sigma<sigma>
+        clean, noisy, seed = sample.clean, sample.noisy, int(sample.seed)
         base = evaluate_pair(clean, noisy)
-        rows.append({"method": "noisy", "image": sample.id, "iterations": 0, "seconds": 0.0, **base})
+        rows.append({"method": "noisy", "image": sample.source_id, "iterations": 0, "seconds": 0.0, **base})
         for row_name, method_name, config in methods:
             method = build_method(method_name, config)
             context = DenoiseContext(sigma=args.sigma, seed=seed, device=args.device,
@@ -66,14 +60,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             for snap in getattr(method, "snapshots", []):
                 if snap.iterations == context.extra.get("zeroshot", {}).get("iterations"):
                     continue  # the final point is recorded below with its full n_avg inference
-                rows.append({"method": row_name, "image": sample.id, "iterations": snap.iterations,
+                rows.append({"method": row_name, "image": sample.source_id, "iterations": snap.iterations,
                              "seconds": round(snap.train_seconds + snap.predict_seconds, 3),
                              **evaluate_pair(clean, snap.image)})
             iterations = context.extra.get("zeroshot", {}).get("iterations", 0)
             seconds -= sum(s.predict_seconds for s in getattr(method, "snapshots", []))  # snapshots' own cost
-            rows.append({"method": row_name, "image": sample.id, "iterations": iterations,
+            rows.append({"method": row_name, "image": sample.source_id, "iterations": iterations,
                          "seconds": round(seconds, 3), **evaluate_pair(clean, out)})
-            print(f"{sample.id} {row_name}: {rows[-1]['psnr']:.2f} dB ({base['psnr']:.2f} noisy), "
+            print(f"{sample.source_id} {row_name}: {rows[-1]['psnr']:.2f} dB ({base['psnr']:.2f} noisy), "
                   f"{seconds:.1f} s, {iterations} it", flush=True)
     return rows
 
@@ -120,7 +114,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="kodak24")
     parser.add_argument("--root", default="data/raw", help="data root holding the fetched dataset")
@@ -137,13 +131,13 @@ def main() -> None:
     parser.add_argument("--no-bm3d", dest="bm3d", action="store_false")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--csv", default="results/zeroshot/fig7.csv")
-    parser.add_argument("--plot", default="reports/paper_003/fig7.png")
+    parser.add_argument("--csv", default="reports/paper_003/fig7/fig7.csv")
+    parser.add_argument("--plot", default="reports/paper_003/figures/fig7/fig7.png")
     parser.add_argument("--params", default="params.yaml",
                         help="params file whose fig7_003.<profile> section sets the defaults of these options")
     if Path(parser.parse_known_args()[0].params).is_file():
         apply_profile_defaults(parser, "fig7_003")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.zsn2n = None if args.zsn2n == "null" else args.zsn2n
     args.self2self = None if args.self2self == "null" else args.self2self
     rows = run(args)

@@ -1,13 +1,14 @@
-"""Stage `highlevel_004`: paper 004's Table IV analogue (classification after denoising).
+"""Stage `table4_004` (``python stages/paper.py 004 table4``): paper 004's Table IV analogue (classification after denoising).
 
 For every test image, sigma and denoiser row (noisy input, CBM3D, separate, joint; each row a list of method
 entries, the one trained nearest to the sigma is used), the denoised image goes to every frozen classifier and
 top-1/top-5 agreement with the classifier's prediction on the clean image is measured (ImageNet labels are not
 available offline). A joint denoiser evaluated with a classifier other than the one it was trained with is a
-"cross-network" row. Writes ``results/highlevel/004.json`` and ``reports/paper_004/highlevel.md``.
+"cross-network" row. Writes ``reports/paper_004/table4/{004.json,highlevel.md}``. The noisy inputs are the
+synthesize stage's own (:func:`denoisebench.probes.probe_pairs`, its seed and clip/quantize params).
 
-Params (``highlevel_004.<profile>``): dataset, split, limit_images, crop (centre crop side or null), sigmas,
-seed, classifiers (name -> weights path or null), denoisers (row label -> list of method entries).
+Params (``table4_004.<profile>``): dataset, split, limit_images, crop (centre crop side or null), sigmas,
+classifiers (name -> weights path or null), denoisers (row label -> list of method entries).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import numpy as np
 import pandas as pd
 
 import denoisebench.methods.ffdnet
-import denoisebench.methods.semantic_denoise
-import denoisebench.methods.semantic_joint  # noqa: F401
+import denoisebench.papers.p004_semantic_denoise.separate
+import denoisebench.papers.p004_semantic_denoise.joint  # noqa: F401
 from denoisebench.config import active_profile, data_root, load_params, method_entry, section
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
-from denoisebench.highlevel import build_classifier
-from denoisebench.imageio import centre_crop_at_most
-from denoisebench.highlevel.agreement import agreement_table, identity_denoiser, nearest_sigma
+from denoisebench.papers.p004_semantic_denoise.highlevel import build_classifier
+from denoisebench.papers.p004_semantic_denoise.highlevel.agreement import agreement_table, identity_denoiser, nearest_sigma
 from denoisebench.methods import DenoiseContext, build_method
 from denoisebench.stage_support import LOG, resolve_device, setup_logging
 
@@ -97,42 +97,52 @@ def markdown(table: pd.DataFrame, meta: dict[str, Any], paper: pd.DataFrame | No
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--models", default="models")
     parser.add_argument("--references", default="references")
-    parser.add_argument("--out", default="results/highlevel/004.json")
-    parser.add_argument("--report", default="reports/paper_004/highlevel.md")
-    args = parser.parse_args()
+    parser.add_argument("--out", default="reports/paper_004/table4/004.json")
+    parser.add_argument("--report", default="reports/paper_004/table4/highlevel.md")
+    args = parser.parse_args(argv)
     setup_logging()
-    from denoisebench.datasets import list_samples
+    from denoisebench.probes import probe_pairs
+    from denoisebench.synthesis import noise_overrides
 
     params = load_params(args.params)
     profile = active_profile(params)
-    cfg = section(params, "highlevel_004", profile)
+    cfg = section(params, "table4_004", profile)
     device = resolve_device(section(params, "predict").get("device"))
-    samples = list_samples(cfg["dataset"], data_root(params), split=cfg.get("split"), limit=cfg.get("limit_images"))
-    images = [centre_crop_at_most(s.clean(), cfg.get("crop")) for s in samples]
+    synth = section(params, "synthesize")
+    overrides = noise_overrides(synth.get("clip"), synth.get("quantize"))
+
+    def probes(sigma: float) -> list[Any]:
+        """The synthesize stage's pairs for (dataset, AWGN sigma, limit, crop): byte-identical noisy inputs."""
+        return probe_pairs(cfg["dataset"], f"awgn:sigma={sigma:g}", data_root(params), split=cfg.get("split"),
+                           limit=cfg.get("limit_images"), crop=cfg.get("crop"), seed=int(synth.get("seed", 0)),
+                           overrides=overrides)
+
+    sigmas = cfg.get("sigmas", (15, 30, 45, 60))
+    images = [p.clean for p in probes(float(sigmas[0]))]
     if not images or images[0].shape[2] != 3:
-        raise ConfigError(f"highlevel_004: {cfg['dataset']} must be a non-empty colour test set")
+        raise ConfigError(f"table4_004: {cfg['dataset']} must be a non-empty colour test set")
     classifiers = {name: build_classifier(name, weights) for name, weights in (cfg.get("classifiers") or {}).items()}
     if not classifiers:
-        raise ConfigError("highlevel_004: give at least one classifier (efficientnet_lite0: null)")
+        raise ConfigError("table4_004: give at least one classifier (efficientnet_lite0: null)")
     denoisers: dict[str, Callable] = {"noisy": identity_denoiser}
     rows: dict[str, Any] = {"noisy": {}}
     for label, entries in (cfg.get("denoisers") or {}).items():
         denoisers[label], rows[label] = row_denoiser(params, list(entries), Path(args.models), device)
     start = time.perf_counter()
-    table = agreement_table(images, denoisers, classifiers, cfg.get("sigmas", (15, 30, 45, 60)),
-                            seed=int(cfg.get("seed", 0)))
+    table = agreement_table(images, denoisers, classifiers, sigmas,
+                            noisy_inputs=lambda sigma: [p.noisy for p in probes(sigma)])
     meta = {"profile": profile, "dataset": cfg["dataset"], "n_images": len(images), "crop": cfg.get("crop"),
-            "seed": int(cfg.get("seed", 0)), "rows": rows, "seconds": round(time.perf_counter() - start, 1)}
+            "seed": int(synth.get("seed", 0)), "rows": rows, "seconds": round(time.perf_counter() - start, 1)}
     write_json_atomic(Path(args.out), {**meta, "results": table.to_dict(orient="records")})
     refs = Path(args.references)
     paper = paper_table_iv(refs) if (refs / "semantic_denoise.csv").is_file() else None
     write_text_atomic(Path(args.report), markdown(table, meta, paper))
-    LOG.info("highlevel_004: %d rows in %.1f s -> %s", len(table), meta["seconds"], args.out)
+    LOG.info("table4_004: %d rows in %.1f s -> %s", len(table), meta["seconds"], args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from denoisebench.models import MODELS
-from denoisebench.models.dae import pad_to_multiple
+from denoisebench.papers.p000_mtl_slw.dae import pad_to_multiple
 
 #: CBDNet's weights of its noise-map losses and the asymmetry alpha (CBDNet paper; IDKiro `fixed_loss`).
 CBDNET_LOSS_DEFAULTS = {"asym_weight": 0.5, "asym_alpha": 0.3, "tv_weight": 0.05}

@@ -278,7 +278,7 @@ def paper_style_count(model: MultiScaleDenoiser) -> int:
     return total
 
 
-if __name__ == "__main__":  # python -m denoisebench.models.multiscale: the Table I parameter counts
+if __name__ == "__main__":  # python -m denoisebench.papers.p004_semantic_denoise.multiscale: the Table I parameter counts
     from denoisebench.models import count_parameters
 
     print(f"{'scales':>6} {'skip':>5} {'encoding':>20} {'decoding':>20} {'all params':>11} {'paper-style':>11} {'Table I':>8}")

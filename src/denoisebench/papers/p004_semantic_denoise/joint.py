@@ -32,7 +32,7 @@ import numpy as np
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import sha256_file
 from denoisebench.methods.base import METHODS
-from denoisebench.methods.semantic_denoise import ARCH_KEYS, LiuSeparateMethod, crop_like, full_size_validator
+from denoisebench.papers.p004_semantic_denoise.separate import ARCH_KEYS, LiuSeparateMethod, crop_like, full_size_validator
 
 #: Paper/code joint schedule for classification (method-specs 7(c)): SGD lr 1e-5, x0.1 every 80k, 180k iterations,
 #: batch 10, 232x232 crops (mirrored), momentum 0.9, weight decay 5e-4; noise sigma 30.
@@ -93,7 +93,7 @@ class LiuJointMethod(LiuSeparateMethod):
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
-        from denoisebench.highlevel import CLASSIFIERS
+        from denoisebench.papers.p004_semantic_denoise.highlevel import CLASSIFIERS
 
         params = super()._validate(config)
         if params["classifier"] not in CLASSIFIERS:
@@ -141,7 +141,7 @@ class LiuJointMethod(LiuSeparateMethod):
         """
         import torch
 
-        from denoisebench.highlevel import build_classifier
+        from denoisebench.papers.p004_semantic_denoise.highlevel import build_classifier
         from denoisebench.training import train_model
 
         if kwargs:

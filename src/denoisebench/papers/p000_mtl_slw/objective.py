@@ -26,10 +26,10 @@ from torch import nn
 
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_text_atomic
-from denoisebench.models.cbdnet import asymmetric_loss, tv_loss
-from denoisebench.mtl.losses import TASK_LOSSES
-from denoisebench.mtl.switching import TaskSwitcher
-from denoisebench.mtl.weighting import Weighting
+from denoisebench.papers.p000_mtl_slw.cbdnet import asymmetric_loss, tv_loss
+from denoisebench.papers.p000_mtl_slw.losses import TASK_LOSSES
+from denoisebench.papers.p000_mtl_slw.switching import TaskSwitcher
+from denoisebench.papers.p000_mtl_slw.weighting import Weighting
 from denoisebench.registry import Registry
 
 Logs = dict[str, torch.Tensor]
@@ -52,7 +52,7 @@ class Objective:
 
     Attributes:
         strategy: a name of :data:`STRATEGIES`.
-        tasks: task-loss names (:data:`~denoisebench.mtl.losses.TASK_LOSSES`), task 0 first (the MSE).
+        tasks: task-loss names (:data:`~denoisebench.papers.p000_mtl_slw.losses.TASK_LOSSES`), task 0 first (the MSE).
         grad_params: which shared parameters MGDA's per-task gradients are taken on: ``"last"`` (the output
             layer, the MGDA-UB-style shortcut of method-specs 3(b)) or ``"all"`` (every network parameter, eq. 7).
         sigma_terms: CBDNet's noise-map loss weights (asym_weight, asym_alpha, tv_weight) or None.

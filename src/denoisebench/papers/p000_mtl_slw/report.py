@@ -10,31 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: Paper Table 2 layout: per training-noise group, the test noise spec and paper row name -> params entry.
-LAYOUT: dict[str, dict[str, Any]] = {
-    "AWGN": {"noise": "awgn:sigma=30", "rows": {
-        "Noisy input": "noisy",
-        "DAE": "dae_mse_awgn", "DAE-S1": "dae_s1_awgn", "DAE-S2": "dae_s2_awgn",
-        "DnCNN": "dncnn_color_blind", "FFDNet": "ffdnet_color", "BM3D": "bm3d"}},
-    "HG": {"noise": "hetero_gaussian", "rows": {
-        "Noisy input": "noisy",
-        "DAE": "dae_mse_hg", "DAE-S1": "dae_s1_hg", "DAE-S1 (uncertainty)": "dae_s1u_hg",
-        "DAE-S1 (equal)": "dae_s1e_hg", "DAE-S2": "dae_s2_hg",
-        "DnCNN": "dncnn_color_blind", "FFDNet": "ffdnet_color", "BM3D": "bm3d"}},
-    "HG+ISP": {"noise": "cbdnet", "rows": {
-        "Noisy input": "noisy",
-        "DAE": "dae_mse_isp", "DAE-S1": "dae_s1_isp", "DAE-S2": "dae_s2_isp", "DnCNN": "dncnn_color_blind",
-        "FFDNet": "ffdnet_color", "BM3D": "bm3d", "CBDNet": "cbdnet_mse", "CBDNet-S1": "cbdnet_s1",
-        "CBDNet-S2": "cbdnet_s2"}},
-}
-#: Folder (beside the markdown) the report's PNG figures go to.
-FIGURES_DIR = "figures"
+from denoisebench.papers.p000_mtl_slw import TABLE2_LAYOUT
+
 #: Synthetic test sets (clean sources corrupted with the group's noise) and the real-noise sets.
 SYN_SETS, REAL_SETS = ("polyu", "cbsd68"), ("polyu", "cc15")
 #: Figure values the paper prints (Figs. 3, 4, 6, 8; single unnamed images, PSNR/SSIM), for reference.
@@ -65,7 +49,7 @@ def _cell(metrics: dict[str, Any], testset: str, label: str) -> str:
 def table2(results: Path) -> str:
     """Markdown tables in the layout of the paper's Table 2 (PSNR / SSIM, protocol 'default')."""
     out = []
-    for group, spec in LAYOUT.items():
+    for group, spec in TABLE2_LAYOUT.items():
         label = _label(spec["noise"])
         metrics = [_metrics(results, entry) for entry in spec["rows"].values()]
         syn = _sets_with(metrics, label, SYN_SETS)
@@ -128,7 +112,7 @@ def curve_figure(models: Path, out_dir: Path) -> tuple[str, list[str]]:
     import matplotlib.pyplot as plt
 
     groups: dict[str, dict[str, str]] = {}
-    for group, spec in LAYOUT.items():
+    for group, spec in TABLE2_LAYOUT.items():
         rows = {k: v for k, v in spec["rows"].items() if (models / v / "history.csv").is_file()}
         for backbone in ("DAE", "CBDNet"):
             chosen = {k: v for k, v in rows.items() if k.startswith(backbone)}
@@ -173,10 +157,10 @@ def residual_figure(noisy_root: Path, results: Path, out_dir: Path) -> tuple[str
     import matplotlib.pyplot as plt
     import torch
 
-    from denoisebench.mtl.losses import kl_to_gaussian, standardize
+    from denoisebench.papers.p000_mtl_slw.losses import kl_to_gaussian, standardize
 
     panels = []
-    for group, spec in LAYOUT.items():
+    for group, spec in TABLE2_LAYOUT.items():
         cell = noisy_root / "polyu" / _label(spec["noise"]) / "noisy"
         if cell.is_dir():
             panels.append((group, spec, cell))
@@ -214,7 +198,7 @@ def residual_figure(noisy_root: Path, results: Path, out_dir: Path) -> tuple[str
     return name, lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,8 +207,10 @@ def main() -> None:
     parser.add_argument("--models", default="models")
     parser.add_argument("--noisy", default="data/noisy")
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default="reports/paper_000/000_mtl.md")
-    args = parser.parse_args()
+    parser.add_argument("--out", default="reports/paper_000/report/000_mtl.md")
+    parser.add_argument("--figures", default="reports/paper_000/figures/report",
+                        help="folder of the PNG figures (a DVC-cached output; the markdown stays in git)")
+    args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     from denoisebench.config import active_profile, load_params
@@ -242,7 +228,8 @@ def main() -> None:
         *[f"- {where}: {text}" for where, text in PAPER_FIGURES],
         table2(Path(args.results)),
     ]
-    figures = out.parent / FIGURES_DIR  # PNGs: a DVC-cached output; the markdown stays in git
+    figures = Path(args.figures)
+    link = Path(os.path.relpath(figures, out.parent)).as_posix()
     figures.mkdir(parents=True, exist_ok=True)
     for title, (png, lines) in (
         ("Learned weights (strategy 1)", weight_figure(Path(args.models), figures)),
@@ -251,7 +238,7 @@ def main() -> None:
     ):
         parts.append(f"\n## {title}\n")
         if png:
-            parts.append(f"![{title}]({FIGURES_DIR}/{png})\n")
+            parts.append(f"![{title}]({link}/{png})\n")
         parts.extend(lines)
     from denoisebench.fsutil import write_text_atomic
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisebench.errors import ConfigError
-from denoisebench.zeroshot.losses import gradient_magnitude
+from denoisebench.papers.p003_blind2grad.losses import gradient_magnitude
 
 
 def guide_gradient(guide: torch.Tensor) -> torch.Tensor:

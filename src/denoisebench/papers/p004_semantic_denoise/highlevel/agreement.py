@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from denoisebench.highlevel.efficientnet_lite import preprocess_for_classification
+from denoisebench.papers.p004_semantic_denoise.highlevel.efficientnet_lite import preprocess_for_classification
 
 #: ``denoiser(noisy HWC float32, sigma 0-255) -> HWC float32``.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
@@ -62,6 +62,7 @@ def agreement_table(
     *,
     labels: Sequence[int] | None = None,
     seed: int = 0,
+    noisy_inputs: Callable[[float], Sequence[np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """Top-1/top-5 agreement of every (classifier, denoiser, sigma) with the clean prediction (or the labels).
 
@@ -73,7 +74,9 @@ def agreement_table(
         classifiers: name -> frozen classifier (logits of [0, 1] RGB batches).
         sigmas: AWGN levels (0-255).
         labels: true class indices; None uses each classifier's clean top-1 prediction.
-        seed: noise seed.
+        seed: noise seed of :func:`noisy_copy` when ``noisy_inputs`` is None.
+        noisy_inputs: ``sigma -> noisy images`` (same order as ``images``); the pipeline stage passes the
+            synthesize stage's own noisy images (:func:`denoisebench.probes.probe_pairs`).
 
     Returns:
         DataFrame with columns classifier, denoiser, sigma, n_images, top1, top5 (percent), reference
@@ -84,7 +87,8 @@ def agreement_table(
         refs[cname] = np.asarray(labels) if labels is not None else top5_classes(net, images)[:, 0]
     rows = []
     for sigma in sigmas:
-        noisy = [noisy_copy(img, float(sigma), seed, i) for i, img in enumerate(images)]
+        noisy = (list(noisy_inputs(float(sigma))) if noisy_inputs is not None
+                 else [noisy_copy(img, float(sigma), seed, i) for i, img in enumerate(images)])
         for dname, denoise in denoisers.items():
             outputs = [np.asarray(denoise(x, float(sigma)), dtype=np.float32) for x in noisy]
             for cname, net in classifiers.items():

@@ -17,13 +17,13 @@ CLASSIFIERS: Registry[Callable[..., nn.Module]] = Registry("classifier")
 
 
 def _effnet(weights: Any = None) -> nn.Module:
-    from denoisebench.highlevel.efficientnet_lite import load_efficientnet_lite0
+    from denoisebench.papers.p004_semantic_denoise.highlevel.efficientnet_lite import load_efficientnet_lite0
 
     return load_efficientnet_lite0(weights)
 
 
 def _vgg16(weights: Any = None) -> nn.Module:
-    from denoisebench.highlevel.vgg16 import load_vgg16
+    from denoisebench.papers.p004_semantic_denoise.highlevel.vgg16 import load_vgg16
 
     return load_vgg16(weights)
 
