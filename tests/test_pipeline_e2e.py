@@ -23,7 +23,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: Method entries the end-to-end copy keeps (paper 004's per-sigma and joint entries all stay: the
-#: ``highlevel_004`` stage depends on each of their models).
+#: ``table4_004`` stage depends on each of their models).
 KEPT_ENTRIES = {
     "classical": ["noisy", "bm3d", "blind2grad", "zsn2n"],
     "learned": ["dncnn_color_blind", "dncnn_gray_s25", "liu_separate_s25", "liu_separate_s35", "liu_separate_s50",
@@ -95,8 +95,8 @@ def test_demo_profile_writes_tables_and_metrics(demo_repo: tuple[Path, dict[str,
 
 def test_demo_profile_runs_every_paper_stage(demo_repo: tuple[Path, dict[str, str]]) -> None:
     work, _ = demo_repo
-    for rel in ("paper_004/highlevel.md", "paper_004/fig4.png", "paper_003/fig7.png", "paper_003/ablation.md",
-                "paper_000/000_mtl.md"):
+    for rel in ("paper_004/table4/highlevel.md", "paper_004/figures/fig4/fig4.png", "paper_003/figures/fig7/fig7.png",
+                "paper_003/ablation/ablation.md", "paper_000/report/000_mtl.md"):
         assert (work / "reports" / rel).stat().st_size > 200, rel
     assert (work / "models" / "liu_joint_s25" / "model.pt").is_file()  # the cascade trained after its init model
     zero_shot = json.loads((work / "results" / "metrics" / "blind2grad.json").read_text())

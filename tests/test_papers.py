@@ -1,0 +1,112 @@
+"""One package per paper: discovery, declarations, no core file naming a paper, and a toy paper added as one folder
+plus its params entries, then listed, trained and tabulated by the unchanged pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from denoisebench.errors import ConfigError, UnknownNameError
+from denoisebench.papers import PAPERS, Paper, _as_entry_lists, all_papers, find_paper
+
+REPO = Path(__file__).resolve().parents[1]
+TOY = Path(__file__).resolve().parent / "toy_paper" / "p999_toy"
+
+
+def test_every_paper_package_is_discovered() -> None:
+    assert [(p.number, p.key) for p in all_papers()] == [
+        ("000", "mtl_slw"), ("001", "meta_tta"), ("002", "durn_mtl"), ("003", "blind2grad"),
+        ("004", "semantic_denoise")]
+    assert find_paper("004") is find_paper("semantic_denoise") is find_paper("p004_semantic_denoise")
+    with pytest.raises(UnknownNameError, match="valid papers: 000 \\(mtl_slw\\)"):
+        find_paper("nope")
+    with pytest.raises(UnknownNameError, match="has no stage 'nope'; valid stages: fig4, table4"):
+        PAPERS.get("semantic_denoise").stage("nope")
+
+
+def test_core_never_names_a_paper_package() -> None:
+    core = [p for p in (REPO / "src" / "denoisebench").rglob("*.py") if "papers" not in p.relative_to(REPO).parts]
+    offenders = [str(p.relative_to(REPO)) for p in core
+                 if re.search(r"denoisebench\.papers\.p\d{3}|papers import p\d{3}", p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_declarations_load_without_torch() -> None:
+    code = "import sys; from denoisebench.papers import all_papers; all_papers(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_entry_lists_are_checked() -> None:
+    assert _as_entry_lists({"A": "a", "B": ["b1", "b2"]}, "x") == {"A": ("a",), "B": ("b1", "b2")}
+    for bad in ([], [1], ""):
+        with pytest.raises(ConfigError, match="x: 'A' must name an entry"):
+            _as_entry_lists({"A": bad}, "x")
+
+
+def test_every_mapped_entry_is_a_params_entry_with_its_package_as_code() -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    entries = {name: cfg for group in params["methods"].values() for name, cfg in group.items()}
+    for paper in all_papers():
+        for entry in paper.entries():
+            assert entry in entries, (paper.key, entry)
+    for name, cfg in entries.items():
+        assert (REPO / "src" / "denoisebench" / cfg["code"]).exists(), (name, cfg["code"])
+    for group in params["paper_stages"].values():
+        for key, stage in group.items():
+            paper = find_paper(stage["package"])
+            assert paper.number == stage["number"] and stage["stage"] in paper.stages and key in params, key
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
+    """Copy the repository, add the toy package under src/denoisebench/papers/ and its entry to params.yaml (no
+    other edit), then list it, train, predict, score and tabulate it through the unchanged DVC pipeline."""
+    work = tmp_path / "repo"
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in tracked.splitlines():
+        if (REPO / rel).is_file() and not rel.startswith(("results/", "reports/", "models/")) and rel != "dvc.lock":
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, work / rel)
+    shutil.copytree(TOY, work / "src" / "denoisebench" / "papers" / "p999_toy")
+    params_path = work / "params.yaml"
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    params["profile"] = "demo"
+    params["evaluation"]["demo"]["sets"] = [s for s in params["evaluation"]["demo"]["sets"] if s["name"] == "demo"]
+    params["methods"] = {"classical": {"noisy": params["methods"]["classical"]["noisy"]}, "cascade": {},
+                         "learned": {"toy_entry": {"method": "toy", "code": "papers/p999_toy", "channels": 3,
+                                                   "train_noise": {"name": "awgn", "sigma": 25}}}}
+    params["train"] = {"toy_entry": {"demo": {"dataset": "demo", "split": "train", "iterations": 4, "batch_size": 2,
+                                              "patch_size": 24, "optimizer": "adam", "lr": 0.001, "milestones": [],
+                                              "seed": 0, "checkpoint_every": 2, "log_every": 2}}}
+    params["paper_stages"] = {"probe": {}, "results": {}}
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg",
+           "DENOISEBENCH_TRACKING": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           # the installed package is the checkout's; the copy's papers folder is searched after it
+           "DENOISEBENCH_PAPER_PATH": str(work / "src" / "denoisebench" / "papers")}
+    listing = json.loads(_run([sys.executable, "-m", "denoisebench.cli", "methods", "--json"], work, env))
+    toy = next(row for row in listing if row["name"] == "toy")
+    assert toy["paper"] == "toy" and toy["parameters"] > 0
+    _run(["git", "init", "-q"], work, env)
+    _run(["dvc", "repro", "tables"], work, env)
+    assert (work / "models" / "toy_entry" / "model.pt").is_file()
+    metrics = json.loads((work / "results" / "metrics" / "toy_entry.json").read_text(encoding="utf-8"))
+    psnr = metrics["demo"]["awgn_sigma25"]["psnr"]
+    page = (work / "reports" / "papers" / "999.md").read_text(encoding="utf-8")
+    assert "# 999 · toy: A toy paper" in page
+    assert f"{psnr:.2f} (Δ {psnr - 30.0:+.2f}) [demo" in page
