@@ -137,8 +137,16 @@ def test_paper_tables_004(results: Path, tmp_path: Path) -> None:
     table3 = text.split("## Table III")[1].split("## Table IV")[0]
     cbm3d3 = next(line for line in table3.splitlines() if line.startswith("| CBM3D → `bm3d`"))
     assert "27.20 (Δ -0.18) [quick, 5/68 img]" in cbm3d3
-    assert "NOT a reproduction of the paper's numbers" in text and "`limit_images`" in text
+    assert "NOT a reproduction of the paper's numbers" in text and "limit_images" in text
     assert "RGB uint8 rounded, 3 px shaved" in text
+    # the page opens with a summary of the reproduced average cells
+    summary = text.split("## Summary")[1].split("## Table I")[0]
+    assert "| Table II | CBM3D | Kodak24, σ=25 | psnr | 31.81 | 31.50 | -0.31 | `bm3d` [quick] |" in summary
+    assert "| Table III | CBM3D | CBSD68, σ=50 | psnr | 27.38 | 27.20 | -0.18 | `bm3d` [quick, 5/68 img] |" in summary
+    assert text.index("## Summary") < text.index("## Table I") < text.index("## Caveats") \
+        < text.index("## Reproduction status")
+    caveats = text.split("## Caveats")[1].split("## Reproduction status")[0]
+    assert caveats.count("**Profile `quick`**") == 1 and "`bm3d`" in caveats
 
 
 def test_paper_tables_003_and_unmapped_papers(results: Path, tmp_path: Path) -> None:
@@ -287,12 +295,14 @@ def test_crop_sets_match_by_dataset(results: Path, tmp_path: Path) -> None:
     assert "centre crops of the test images" in table3 and "not comparable with full-image numbers" in table3
     assert "`blind2grad` set `kodak24_zs` (kodak24, crop 128, at most 2 images)" in table3
     assert "`zsn2n` set" not in table3
-    status = text.split("## Reproduction status")[1].split("## Table 2")[0]
+    status = text.split("## Reproduction status")[1]
     assert "| Ours | `blind2grad` | `quick` | RGB uint8 rounded, whole image | kodak24_zs: 2, kodak24_zs_b: 1 |" \
         in status
-    assert "`blind2grad` used at most 2 images of `kodak24_zs` (kodak24), 1 image of `kodak24_zs_b` (kodak24)" in status
-    assert "`blind2grad` used at most 5" not in status and "`bm3d` used at most 5 images per test set" in status
-    assert "`blind2grad` was evaluated on centre crops in `kodak24_zs` (kodak24, 128 px)" in status
+    caveats = text.split("## Caveats")[1].split("## Reproduction status")[0]
+    assert "`kodak24_zs` (kodak24): 2 images — `blind2grad`" in caveats
+    assert "`kodak24_zs_b` (kodak24): 1 image — `blind2grad`" in caveats
+    assert "at most 5 images per test set — `bm3d`" in caveats and "`blind2grad`, `bm3d`" not in caveats
+    assert "`kodak24_zs` (kodak24, 128 px) — `blind2grad`, `zsn2n`" in caveats
     board = write_results_md(results, tmp_path / "results.md").read_text(encoding="utf-8")
     zs = board.split("### kodak24_zs · awgn_sigma25")[1].split("###")[0]
     assert "| 2 (subset) |" in next(line for line in zs.splitlines() if "`blind2grad`" in line)
@@ -371,3 +381,16 @@ def test_entry_evaluated_on_no_cell_loads_as_empty(tmp_path: Path) -> None:
     assert header == ",".join(PER_IMAGE_COLUMNS)
     entry = load_results(tmp_path).get("real_only")
     assert entry is not None and entry.metrics == {}
+
+
+def test_skipped_cells_are_counted_not_listed(results: Path, tmp_path: Path) -> None:
+    skips = tuple(f"not evaluated on kodak24/awgn_sigma{s}: trained for AWGN sigma=25 only" for s in (35, 50))
+    add_entry(results, "liu_separate_s25", {"kodak24": {"awgn_sigma25": _metrics(30.0, 0.8, 24)}},
+              choices=(*skips, "sigma estimated on real noise"))
+    out = tmp_path / "papers"
+    write_paper_tables(results, REFS, out)
+    text = (out / "004.md").read_text(encoding="utf-8")
+    assert "not evaluated on kodak24" not in text
+    assert "`liu_separate_s25`: 2 cells (2 × trained for AWGN sigma=25 only)" in text.split("## Caveats")[1]
+    status = text.split("## Reproduction status")[1]
+    assert "sigma estimated on real noise; 2 cells skipped (see Caveats)" in status

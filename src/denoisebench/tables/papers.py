@@ -22,6 +22,8 @@ from denoisebench.papers import Paper, all_papers
 from denoisebench.references import load_papers, read_reference_csv
 from denoisebench.tables.grids import (
     Context,
+    _find_source,
+    result_tags,
     cond_key,
     condition_label,
     extra_rows_table,
@@ -30,7 +32,7 @@ from denoisebench.tables.grids import (
     per_image_grid,
 )
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
-from denoisebench.tables.markdown import MISSING, table
+from denoisebench.tables.markdown import MISSING, decimals_of, fmt, fmt_delta, table
 from denoisebench.tables.results import limit_text
 
 
@@ -44,47 +46,69 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def _set_warnings(entry: EntryResult) -> list[str]:
-    """Caveats from ``meta.sets``: per-set ``limit_images`` and centre crops."""
-    name, sets, out = entry.entry, sorted(entry.sets.items()), []
-    limited = [f"{n} image{'' if n == 1 else 's'} of `{s}` ({spec['dataset']})" for s, spec in sets
-               if (n := spec.get("limit_images")) is not None]
-    if limited:
-        out.append(f"> **⚠ `{name}` used at most {', '.join(limited)} (per-set `limit_images`): an average over "
-                   f"fewer images than the paper's full set is not comparable**; such cells carry the tag "
-                   f"`[n/N img]`.\n")
-    cropped = [f"`{s}` ({spec['dataset']}, {spec['crop']} px)" for s, spec in sets if spec.get("crop") is not None]
-    if cropped:
-        out.append(f"> **⚠ `{name}` was evaluated on centre crops in {', '.join(cropped)}: such cells are not "
-                   f"comparable with full-image numbers**; they carry the tag `[crop N]`.\n")
-    return out
+SKIP_PREFIX = "not evaluated on "
 
 
-def _warnings(entry: EntryResult, method: str) -> list[str]:
-    """Loud caveats for one entry: reduced profile, limited image counts (per set when ``meta.sets`` is
-    present, else the entry-level ``limit_images``), centre crops."""
-    name, out = entry.entry, []
-    if entry.profile != "paper":
-        out.append(f"> **⚠ `{name}` ({method}) was produced under the `{entry.profile}` profile: its numbers are "
-                   f"NOT a reproduction of the paper's numbers** (reduced data and/or schedules); cells carry the "
-                   f"tag `[{entry.profile}]`.\n")
-    if entry.sets:
-        out += _set_warnings(entry)
-    elif entry.limit_images is not None:
-        out.append(f"> **⚠ `{name}` used at most {entry.limit_images} images per test set (`limit_images`): an "
-                   f"average over fewer images than the paper's full set is not comparable**; such cells carry "
-                   f"the tag `[n/N img]`.\n")
-    return out
+def _skips(entry: EntryResult) -> dict[str, int]:
+    """Skipped cells of an entry, counted per reason (``"trained for AWGN sigma=25 only": 18``)."""
+    counts: dict[str, int] = {}
+    for choice in entry.choices:
+        if choice.startswith(SKIP_PREFIX):
+            reason = choice.split(": ", 1)[1] if ": " in choice else "no reason recorded"
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def _entry_names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in dict.fromkeys(names))
+
+
+def _caveats(entries: list[EntryResult]) -> str:
+    """``## Caveats``: each kind once (profile, image subsets, crops, skipped cells), with the entries it hits."""
+    profiles: dict[str, list[str]] = {}
+    subsets: dict[tuple[str, str, int], list[str]] = {}
+    crops: dict[tuple[str, str, int], list[str]] = {}
+    overall_limits: dict[int, list[str]] = {}
+    skipped: list[str] = []
+    for entry in entries:
+        if entry.profile != "paper":
+            profiles.setdefault(entry.profile, []).append(entry.entry)
+        if entry.sets:
+            for name, spec in sorted(entry.sets.items()):
+                if spec.get("limit_images") is not None:
+                    subsets.setdefault((name, str(spec["dataset"]), int(spec["limit_images"])), []).append(entry.entry)
+                if spec.get("crop") is not None:
+                    crops.setdefault((name, str(spec["dataset"]), int(spec["crop"])), []).append(entry.entry)
+        elif entry.limit_images is not None:
+            overall_limits.setdefault(int(entry.limit_images), []).append(entry.entry)
+        if counts := _skips(entry):
+            reasons = "; ".join(f"{n} × {reason}" for reason, n in counts.items())
+            skipped.append(f"`{entry.entry}`: {sum(counts.values())} cells ({reasons})")
+    lines = []
+    for profile, names in profiles.items():
+        lines.append(f"- **Profile `{profile}`** (cells tagged `[{profile}]`): NOT a reproduction of the paper's "
+                     f"numbers (reduced data and/or schedules): {_entry_names(names)}.")
+    if subsets or overall_limits:
+        parts = [f"`{name}` ({dataset}): {n} image{'' if n == 1 else 's'} — {_entry_names(names)}"
+                 for (name, dataset, n), names in subsets.items()]
+        parts += [f"at most {n} images per test set — {_entry_names(names)}" for n, names in overall_limits.items()]
+        lines.append("- **Image subsets** (cells tagged `[n/N img]`): an average over fewer images than the paper's "
+                     "full set is not comparable. " + "; ".join(parts) + ".")
+    if crops:
+        parts = [f"`{name}` ({dataset}, {c} px) — {_entry_names(names)}" for (name, dataset, c), names in crops.items()]
+        lines.append("- **Centre crops** (cells tagged `[crop N]`): not comparable with full-image numbers. "
+                     + "; ".join(parts) + ".")
+    if skipped:
+        lines.append("- **Skipped cells** (the entry was not run on them; `—` in the tables): " + "; ".join(skipped)
+                     + ".")
+    return "## Caveats\n\n" + ("\n".join(lines) + "\n" if lines else "None: every entry ran the `paper` profile on "
+                                                                    "full test sets.\n")
 
 
 def _status(key: str, mapping: Mapping[str, list[str]], results: ResultSet, shave3: bool) -> str:
-    """The reproduction status block: one row per (mapped paper method, entry), plus loud caveats."""
-    lines = ["## Reproduction status\n\n"]
-    if not mapping:
-        lines.append(f"No method of this paper is mapped to a benchmark entry in its declaration (`PAPER.method_map` "
-                     f"of the package of `{key}`), so this page shows the reported numbers only.\n")
-        return "".join(lines)
-    rows, warnings = [], []
+    """``## Reproduction status``: one row per (mapped paper method, entry) with its profile, protocol, image
+    limits and choices (skipped cells are counted in the caveats, not listed)."""
+    rows = []
     for method, entry_names in mapping.items():
         for entry_name in entry_names:
             entry = results.get(entry_name)
@@ -95,13 +119,46 @@ def _status(key: str, mapping: Mapping[str, list[str]], results: ResultSet, shav
             protocol = str(meta.get("protocol_text") or "not stated")
             if shave3:
                 protocol += f"; shave3 columns: {meta.get('protocol_text_shave3') or 'not stated'}"
+            choices = [c for c in entry.choices if not c.startswith(SKIP_PREFIX)]
+            if skipped := sum(_skips(entry).values()):
+                choices.append(f"{skipped} cells skipped (see Caveats)")
             rows.append([method, f"`{entry_name}`", f"`{entry.profile}`", protocol, limit_text(entry),
-                         "; ".join(entry.choices) or MISSING, str(meta.get("git_rev") or MISSING)[:12]])
-            warnings += _warnings(entry, method)
-    lines.append(table(["paper method", "entry", "profile", "protocol", "limit_images", "choices", "git rev"], rows))
-    if warnings:
-        lines.append("\n" + "\n".join(dict.fromkeys(warnings)))
-    return "".join(lines)
+                         "; ".join(choices) or MISSING, str(meta.get("git_rev") or MISSING)[:12]])
+    return "## Reproduction status\n\n" + table(
+        ["paper method", "entry", "profile", "protocol", "limit_images", "choices", "git rev"], rows)
+
+
+def _summary(records: list[dict[str, Any]], mapping: Mapping[str, list[str]], ctx: Context) -> str:
+    """``## Summary``: every reproduced average cell of a mapped method (PSNR, or the cell's first metric):
+    reported, reproduced, difference and how it was obtained (entry and tags)."""
+    cells: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        if r["method"] in mapping and not r.get("image_id") and r.get("testset") and r.get("noise"):
+            cells.setdefault((r["table"], r["method"], cond_key(r)), []).append(r)
+    rows, deltas, profiles = [], [], set()
+    for (name, method, _), recs in cells.items():
+        rec = next((r for r in recs if r["metric"] == "psnr"), recs[0])
+        match, source = _find_source([rec], mapping[method], ctx, None)
+        value = None if source is None else source.get(str(rec["metric"]))
+        if match is None or not isinstance(value, (int, float)) or value != value:
+            continue
+        profiles.add(match.entry.profile)
+        dec = decimals_of(rec["printed"])
+        deltas.append(abs(value - float(rec["value"])))
+        rows.append([name, method, condition_label(rec), str(rec["metric"]), str(rec["printed"]), fmt(value, dec),
+                     fmt_delta(value - float(rec["value"]), dec), f"`{match.entry.entry}`" + result_tags(match, ctx)])
+    head = "## Summary\n\n"
+    if not mapping:
+        return head + "No method of this paper is mapped to a benchmark entry yet: reported numbers only.\n"
+    if not rows:
+        return head + f"No reported cell is reproduced yet ({len(cells)} average cells of mapped methods).\n"
+    text = (f"{len(rows)} of {len(cells)} reported average cells of mapped methods reproduced, under the "
+            f"{', '.join(f'`{p}`' for p in sorted(profiles))} profile{'s' if len(profiles) > 1 else ''}; median "
+            f"|Δ| {sorted(deltas)[len(deltas) // 2]:.2f}."
+            + (" Cells not from the `paper` profile are not reproductions of the paper's numbers (see Caveats)."
+               if profiles - {"paper"} else "") + "\n\n")
+    body = table(["table", "paper method", "condition", "metric", "reported", "reproduced", "Δ", "how"], rows)
+    return head + text + body + ctx.footnotes()
 
 
 def _table_section(name: str, records: list[dict[str, Any]], notes: dict[str, str], ctx: Context) -> str:
@@ -204,7 +261,7 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
     lists = _as_lists(paper.method_map)
     ctx = Context(mapping=lists, results=results, shave3=options.shave3)
     records = _records(references)
-    parts = [_head(key, info, len(records), options), _status(key, lists, results, options.shave3), "\n"]
+    parts = [_head(key, info, len(records), options), _summary(records, lists, ctx), "\n"]
     notes = info.get("table_notes") or {}
     for name in list(info.get("tables") or dict.fromkeys(r["table"] for r in records)):
         recs = [r for r in records if r["table"] == name]
@@ -212,6 +269,10 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
             parts.append(_table_section(name, recs, notes, ctx))
     if extra_rows:
         parts.append(_extra_section(_as_lists(extra_rows), ctx))
+    if lists:
+        shown = [results.get(e) for e in paper.entries() if results.get(e) is not None]
+        parts.append(_caveats(shown) + "\n")
+        parts.append(_status(key, lists, results, options.shave3) + "\n")
     if info.get("missing_tables"):
         parts.append(_missing_tables_section(info["missing_tables"]))
     if options.links:
