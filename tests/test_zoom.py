@@ -1,12 +1,10 @@
-"""The Fig. 4 stage of paper 004 (``python stages/paper.py 004 fig4``): paper 004's Fig. 4 analogue (zoomed crops of several denoisers) on a tiny fake tree."""
+"""denoisebench.zoom (zoomed crops of several denoisers; paper 004's Fig. 4 analogue) on a tiny fake tree."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -24,9 +22,9 @@ IDS = ("img_a", "img_b", "img_c")
 
 @pytest.fixture(scope="module")
 def stage() -> ModuleType:
-    from denoisebench.papers.p004_semantic_denoise import fig4
+    from denoisebench import zoom
 
-    return fig4
+    return zoom
 
 
 def checkerboard(side: int, low: float, high: float) -> np.ndarray:
@@ -141,3 +139,11 @@ def test_bad_parameters_name_the_flag(stage: ModuleType, tree: dict[str, Path]) 
         stage.check_box((24, 32, 3), (20, 0), 8)
     with pytest.raises(ConfigError, match="--crop 40"):
         stage.best_box(np.zeros((24, 32, 3)), 40)
+
+
+def test_paper_004_fig4_uses_its_rows_and_paths() -> None:
+    from denoisebench.papers.p004_semantic_denoise import fig4
+    from denoisebench import zoom
+
+    args = zoom.parser(fig4.ROWS, "a.png", "b.csv").parse_args([])
+    assert json.loads(args.rows)["Joint"] == "liu_joint_s25" and (args.out, args.csv) == ("a.png", "b.csv")
