@@ -364,4 +364,6 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

@@ -136,4 +136,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)
