@@ -32,7 +32,8 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files directly inside ``folder``, sorted by name."""
     root = Path(folder)
     if not root.is_dir():
-        raise ImageReadError(f"{root}: not a folder of images")
+        raise ImageReadError(f"{root}: no such folder of images; check the path (pipeline folders are written by "
+                             "their stage: `dvc repro` it first)")
     return sorted(p for p in root.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
 
 
