@@ -138,3 +138,20 @@ def test_bad_sigma_through_the_cli_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert_clean_failure(proc, "--sigma", "[0, 255]")
     assert not (tmp_path / "y.png").exists()
+
+
+def test_stage_option_from_params_goes_through_the_same_validator(tmp_path: Path) -> None:
+    """A stage option set in params.yaml (`<stage>.<profile>.sigma`) is checked like the flag."""
+    import argparse
+
+    from denoisebench.stage_support import apply_profile_defaults
+    from denoisebench.validation import SIGMA, arg_type
+
+    (tmp_path / "params.yaml").write_text("profile: demo\nfig7_003:\n  demo: {sigma: -5}\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"), default=25.0)
+    with pytest.raises(ConfigError, match=r"params.yaml: fig7_003.demo.sigma=-5 is invalid: .*\[0, 255\]"):
+        apply_profile_defaults(parser, "fig7_003", ["--params", str(tmp_path / "params.yaml")])
+    (tmp_path / "params.yaml").write_text("profile: demo\nfig7_003:\n  demo: {sigma: 15}\n")
+    apply_profile_defaults(parser, "fig7_003", ["--params", str(tmp_path / "params.yaml")])
+    assert parser.parse_args([]).sigma == 15.0

@@ -108,5 +108,14 @@ def apply_profile_defaults(parser: argparse.ArgumentParser, section_name: str, a
     if unknown:
         raise ConfigError(f"params.yaml: {section_name}.{profile} has unknown keys {unknown}; "
                           f"options: {', '.join(sorted(dests - {'help'}))}")
-    parser.set_defaults(**{key: json.dumps(value) if isinstance(value, (dict, list)) else value
-                           for key, value in values.items()})
+    types = {action.dest: action.type for action in parser._actions if callable(action.type)}
+    defaults = {}
+    for key, value in values.items():
+        text = json.dumps(value) if isinstance(value, (dict, list)) else value
+        if key in types and text is not None:  # the flag's own parser/validator checks the params value too
+            try:
+                text = types[key](str(text))
+            except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+                raise ConfigError(f"params.yaml: {section_name}.{profile}.{key}={value!r} is invalid: {exc}") from None
+        defaults[key] = text
+    parser.set_defaults(**defaults)
