@@ -71,6 +71,7 @@ def test_rgba_with_transparency_warns_and_keeps_colour(tmp_path: Path) -> None:
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "logo.png: alpha channel dropped; 16 of 64 pixels are not fully opaque" in proc.stderr
+    assert proc.stderr.count("alpha channel dropped") == 1
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), rgba[..., :3])
 
 

@@ -163,7 +163,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
 
     def run(src: Path, dst: Path) -> None:
-        noisy = read_image(src)
+        noisy = read_image(src, warn=False)  # its warnings were printed by the check above
         sigma = args.sigma if args.sigma is not None else estimate_sigma_255(noisy)
         if args.sigma is None:
             print(f"{src.name}: no --sigma given; estimated sigma={sigma:.2f} (0-255)", file=sys.stderr)

@@ -37,11 +37,12 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+def read_image(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
     """Read an image as float32 (H, W, C) in [0, 1]; C is 1 for grey and 3 for colour (see :func:`read_pixels`).
 
     ``.npy`` files: float arrays are returned as stored (noisy inputs may leave [0, 1]); uint8 / uint16 arrays are
-    scaled by 1/255 / 1/65535. Non-finite values are refused.
+    scaled by 1/255 / 1/65535. Non-finite values are refused. ``warn=False`` silences the alpha warning (for a
+    second read of a file already checked).
 
     Raises:
         ImageReadError: the file is missing, of an unknown type, cannot be decoded or holds an unsupported image.
@@ -51,7 +52,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageReadError(f"{p}: no such image file")
     if p.suffix.lower() == ".npy":
         return _read_npy(p)
-    pixels = read_pixels(p)
+    pixels = read_pixels(p, warn)
     return pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
 
 
@@ -86,7 +87,7 @@ _TO_RGB = ("CMYK", "YCbCr", "LAB", "HSV", "RGBX")
 _GREY16 = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
+def read_pixels(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
     """Decode an image file to its integer pixels, (H, W, C) with C in {1, 3}, uint8 or uint16.
 
     What is read, and how:
@@ -112,7 +113,7 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
         with Image.open(p) as img:
             grey_alpha16 = _grey_with_alpha(img)  # read before load(), which clears the tile list
             img.load()
-            arr = _pixels_of(img, p, grey_alpha16)
+            arr = _pixels_of(img, p, grey_alpha16, warn)
     except FileNotFoundError as exc:
         raise ImageReadError(f"{p}: no such image file") from exc
     except ImageReadError:
@@ -122,7 +123,7 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
     return _as_hwc(arr, p)
 
 
-def _pixels_of(img, path: Path, grey_alpha16: bool = False) -> np.ndarray:
+def _pixels_of(img, path: Path, grey_alpha16: bool = False, warn: bool = True) -> np.ndarray:
     """Pixels of a loaded Pillow image (see :func:`read_pixels`)."""
     mode = img.mode
     if mode in ("L", "RGB"):
@@ -145,12 +146,12 @@ def _pixels_of(img, path: Path, grey_alpha16: bool = False) -> np.ndarray:
         colour = arr[..., :3]
         grey = bool((colour[..., 0] == colour[..., 1]).all() and (colour[..., 1] == colour[..., 2]).all())
         arr = np.concatenate([colour[..., :1], arr[..., 3:]], axis=2) if grey else arr
-        return _drop_alpha(arr, path) if has_alpha else arr
+        return _drop_alpha(arr, path, warn) if has_alpha else arr
     if mode in ("LA", "La", "RGBA", "RGBa"):
         arr = np.asarray(img.convert("LA" if mode == "La" else "RGBA" if mode == "RGBa" else mode))
         if mode == "RGBA" and grey_alpha16:  # 16-bit grey+alpha PNG: Pillow decodes it to RGBA
             arr = arr[..., [0, 3]]
-        return _drop_alpha(arr, path)
+        return _drop_alpha(arr, path, warn)
     if mode in ("F", "I;16S", "I;32", "I;32B"):
         raise ImageReadError(f"{path}: {mode} images ({'float' if mode == 'F' else 'signed/32-bit integer'} pixels) "
                              "are not read as images; store float images as .npy (float32, range [0, 1])")
@@ -165,12 +166,12 @@ def _grey_with_alpha(img) -> bool:
     return isinstance(rawmode, str) and rawmode.startswith("LA")
 
 
-def _drop_alpha(arr: np.ndarray, path: Path) -> np.ndarray:
+def _drop_alpha(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     """The colour channels of an (H, W, C+1) array; warns when the alpha channel was not fully opaque."""
     alpha = arr[..., -1]
     opaque = np.iinfo(arr.dtype).max
     transparent = int((alpha != opaque).sum())
-    if transparent:
+    if transparent and warn:
         LOG.warning("%s: alpha channel dropped; %d of %d pixels are not fully opaque and are used with their stored "
                     "colour (not composited onto a background); flatten the image first if that matters",
                     path, transparent, alpha.size)
