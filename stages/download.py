@@ -1,4 +1,9 @@
-"""Stage `download`: fetch and verify every dataset the active profile needs into data.root (mirror first)."""
+"""Stage `download`: fetch and verify every dataset the active profile needs into data.root (mirror first).
+
+``data/raw`` is a persistent output (``persist: true`` in dvc.yaml): DVC does not delete it before the stage runs,
+so a run that fails (an unknown profile, an unreachable URL) leaves the datasets already there in place, and
+files already present and verified are not fetched again. Datasets of other profiles stay in the folder.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ def main() -> None:
     from denoisebench.datasets import fetch_dataset, verify_dataset
 
     params = load_params(args.params)
+    names = datasets_needed(params)  # validates the profile and the plan before anything under data.root changes
     root, mirror = data_root(params), data_mirror(params)
     root.mkdir(parents=True, exist_ok=True)
     fetched = {}
-    for name in datasets_needed(params):
+    for name in names:
         LOG.info("fetching %s (mirror: %s)", name, mirror or "none, official URLs")
         folder = fetch_dataset(name, root, mirror=mirror)
         report = verify_dataset(name, root)
@@ -29,4 +35,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

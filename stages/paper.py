@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 from denoisebench.papers import find_paper
-from denoisebench.stage_support import setup_logging
+from denoisebench.stage_support import run_stage, setup_logging
 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2:
         raise SystemExit(__doc__)
-    paper = find_paper(argv[0])
+    paper = find_paper(argv[0])  # an unknown paper or stage is a known error: one message, exit 2
     run = paper.stage(argv[1])
     setup_logging()
     run(argv[2:])
@@ -29,4 +29,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_stage(lambda: main(sys.argv[1:]))

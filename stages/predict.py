@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
-from denoisebench.methods import build_method
 from denoisebench.prediction import predict_entry
-from denoisebench.stage_support import LOG, resolve_device, setup_logging
+from denoisebench.stage_support import LOG, build_entry_method, resolve_device, setup_logging
 from denoisebench.tracking import tracked_run
 
 
@@ -24,7 +23,7 @@ def main() -> None:
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
     device = resolve_device(section(params, "predict").get("device"))
-    method = build_method(entry.method, entry.config)
+    method = build_entry_method(params, entry)
     if method.needs_training:
         method.load(Path(args.models) / entry.entry / "model.pt")
     with tracked_run(stage="predict", method=entry.entry, dataset=None, profile=active_profile(params),
@@ -59,4 +58,6 @@ def log_sample(run, noisy_root: Path, pred_root: Path, cell) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

@@ -79,4 +79,6 @@ def sigma_choice(method_cls, frame: pd.DataFrame) -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
 from denoisebench.fsutil import write_json_atomic
-from denoisebench.methods import build_method
-from denoisebench.stage_support import LOG, check_training_set, setup_logging
+from denoisebench.stage_support import LOG, build_entry_method, check_training_set, params_section, setup_logging
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -28,13 +27,14 @@ def main() -> None:
     settings = train_settings(params, entry.entry)
     dataset, split, limit = (settings.pop(key, None) for key in DATA_KEYS)
     check_training_set(params, entry.entry, dataset)
+    method = build_entry_method(params, entry)  # a bad config fails before the images are loaded
     images = [sample.clean() for sample in list_samples(dataset, data_root(params), split=split, limit=limit)]
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
-    method = build_method(entry.method, entry.config)
     out_dir = Path(args.out) / entry.entry
-    method.train(images, out_dir, train_config=settings,
-                 tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
-                           "method": entry.entry})
+    with params_section(f"train.{entry.entry}.{active_profile(params)}", only_prefix="train config:"):
+        method.train(images, out_dir, train_config=settings,
+                     tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
+                               "method": entry.entry})
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
@@ -60,4 +60,6 @@ def keep_measured_figures(path: Path, summary: dict) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

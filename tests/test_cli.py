@@ -25,7 +25,8 @@ def noisy_image(tmp_path: Path) -> Path:
 
 def test_methods_json_lists_paper_kind_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["methods", "--json"]) == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    listing = json.loads(capsys.readouterr().out)
+    rows = {row["name"]: row for row in listing["methods"]}
     assert {"noisy", "bm3d", "nlm", "tv", "wavelet", "dncnn"} <= set(rows)
     assert rows["bm3d"]["kind"] == "classical" and rows["bm3d"]["parameters"] is None
     assert rows["dncnn"]["kind"] == "supervised" and rows["dncnn"]["parameters"] > 500_000

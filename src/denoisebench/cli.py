@@ -1,7 +1,9 @@
 """The ``denoisebench`` command line: datasets, synthesize, score, denoise, methods.
 
-Each subcommand is a small function registered in ``COMMANDS``; errors of the benchmark's own kinds are printed
-as one line (``error: ...``) with exit status 2, never as a traceback.
+Each subcommand is a small function registered in ``COMMANDS``; errors of the benchmark's own kinds
+(:class:`~denoisebench.errors.DenoiseBenchError`) are printed as one line (``error: ...``) with exit status 2, never
+as a traceback; bad option values are argparse usage errors (also status 2); anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from denoisebench.errors import ConfigError, DenoiseBenchError
+from denoisebench.errors import ConfigError, DenoiseBenchError, format_error
+from denoisebench.validation import SEED, SIGMA, arg_type
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -85,45 +88,95 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------- denoise
+def _params_entries(explicit: str | None) -> tuple[Path | None, dict | None, dict[str, str]]:
+    """(params file, its params, entry -> group): the file of ``--params`` or the project's (see
+    :func:`denoisebench.config.find_params_file`); no file gives ``(None, None, {})``."""
+    from denoisebench.config import find_params_file, load_params, method_entries
+
+    path = find_params_file(explicit)
+    if path is None:
+        return None, None, {}
+    params = load_params(path)
+    return path, params, method_entries(params)
+
+
 def _method_from_args(args: argparse.Namespace):
-    """A registered method name, or a params.yaml entry name (its config and default checkpoint)."""
-    from denoisebench.config import load_params, method_entries, method_entry
+    """A registered method name, or a params.yaml entry name (its config and its trained ``models/<entry>``
+    checkpoint beside that params.yaml); says on stderr which params file and checkpoint were read."""
+    from denoisebench.config import method_entry
+    from denoisebench.errors import UnknownNameError
     from denoisebench.methods import METHODS, build_method
+    from denoisebench.stage_support import params_section
 
     name, config, checkpoint = args.method, {}, args.checkpoint
-    if name not in METHODS and Path(args.params).is_file() and name in method_entries(load_params(args.params)):
-        entry = method_entry(load_params(args.params), name)
-        name, config = entry.method, entry.config
-        checkpoint = checkpoint or str(Path("models") / entry.entry / "model.pt")
-    method = build_method(name, config)
+    if name not in METHODS:
+        params_file, params, groups = _params_entries(args.params)
+        if name not in groups:
+            where = (f"params entries of {params_file}: {', '.join(sorted(groups))}" if params_file else
+                     "no params.yaml found in this folder, its parents or the installed checkout; pass "
+                     "--params PATH/params.yaml to use a params entry")
+            raise UnknownNameError(f"unknown method {name!r}; valid names: {', '.join(METHODS.names())}; {where}")
+        entry = method_entry(params, name)
+        with params_section(f"methods.{groups[name]}.{name} of {params_file}"):
+            method = build_method(entry.method, entry.config)
+        checkpoint = checkpoint or (str(params_file.parent / "models" / name / "model.pt")
+                                    if method.needs_training else None)
+        print(f"method {name!r}: params entry methods.{groups[name]}.{name} read from {params_file}"
+              + (f"; checkpoint {checkpoint}" if method.needs_training else ""), file=sys.stderr)
+    else:
+        method = build_method(name, config)
     if method.needs_training:
         if not checkpoint:
             raise ConfigError(f"method {name!r} is learned: pass --checkpoint PATH (e.g. models/<entry>/model.pt "
-                              "written by `dvc repro`)")
+                              "written by `dvc repro`), or give a params entry name")
         method.load(Path(checkpoint))
     return method
 
 
+def _denoise_pairs(source: Path, target: Path, suffix: str) -> list[tuple[Path, Path]]:
+    """(input, output) files: one pair for a file, one per image (``<stem><suffix>`` in ``target``) for a folder."""
+    if not source.is_dir():
+        return [(source, target)]
+    from denoisebench.imageio import list_images
+
+    pairs = [(p, target / f"{p.stem}{suffix}") for p in list_images(source)]
+    if not pairs:
+        raise ConfigError(f"--input {source}: no images in this folder")
+    return pairs
+
+
 @command("denoise")
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from denoisebench.imageio import list_images, read_image, write_image
+    """Denoise a file or a folder. Every input is decoded before any output is written, and a folder's outputs
+    are written to a temporary folder published only when all images succeeded (nothing partial is left)."""
+    from denoisebench.fsutil import atomic_dir
+    from denoisebench.imageio import read_image, write_image
     from denoisebench.methods.base import DenoiseContext
     from denoisebench.prediction import denoise_adapted, estimate_sigma_255
     from denoisebench.stage_support import resolve_device
 
     method = _method_from_args(args)
     source, target = Path(args.input), Path(args.output)
-    pairs = [(p, target / f"{p.stem}{args.suffix}") for p in list_images(source)] if source.is_dir() else [(source, target)]
-    if not pairs:
-        raise ConfigError(f"--input {source}: no images in this folder")
+    pairs = _denoise_pairs(source, target, args.suffix)
+    for src, _ in pairs:  # a corrupt or unsupported file fails here, before anything is written
+        read_image(src)
     device = resolve_device(args.device)
-    for src, dst in pairs:
-        noisy = read_image(src)
+
+    def run(src: Path, dst: Path) -> None:
+        noisy = read_image(src, warn=False)  # its warnings were printed by the check above
         sigma = args.sigma if args.sigma is not None else estimate_sigma_255(noisy)
         if args.sigma is None:
             print(f"{src.name}: no --sigma given; estimated sigma={sigma:.2f} (0-255)", file=sys.stderr)
-        restored = denoise_adapted(method, noisy, DenoiseContext(sigma=sigma, seed=args.seed, device=device))
-        write_image(dst, restored)
+        write_image(dst, denoise_adapted(method, noisy, DenoiseContext(sigma=sigma, seed=args.seed, device=device)))
+
+    if not source.is_dir():
+        run(source, target)  # write_image is atomic
+        print(f"{source} -> {target}")
+        return 0
+    with atomic_dir(target) as tmp:
+        for src, dst in pairs:
+            run(src, tmp / dst.name)
+    for src, dst in pairs:
         print(f"{src} -> {dst}")
     return 0
 
@@ -131,19 +184,40 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------- methods
 @command("methods")
 def cmd_methods(args: argparse.Namespace) -> int:
+    """Registered methods, then the method entries of the project's params.yaml (usable as ``--method``)."""
+    from denoisebench.config import method_entry
     from denoisebench.methods import METHODS
 
     rows = []
     for name in METHODS.names():
         cls = METHODS.get(name)
         rows.append({"name": name, "paper": cls.paper, "kind": cls.kind, "parameters": cls().parameter_count()})
+    params_file, params, groups = _params_entries(args.params)
+    entries = []
+    for name, group in groups.items():
+        entry = method_entry(params, name)
+        trained = group in ("learned", "cascade")
+        checkpoint = params_file.parent / "models" / name / "model.pt"
+        entries.append({"entry": name, "group": group, "method": entry.method,
+                        "checkpoint": str(checkpoint) if trained else None,
+                        "trained": checkpoint.is_file() if trained else None})
     if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(f"{'name':<14}{'paper':<20}{'kind':<14}parameters")
-        for row in rows:
-            count = "-" if row["parameters"] is None else f"{row['parameters']:,}"
-            print(f"{row['name']:<14}{row['paper']:<20}{row['kind']:<14}{count}")
+        print(json.dumps({"methods": rows, "params_file": params_file and str(params_file), "entries": entries},
+                         indent=2))
+        return 0
+    print(f"{'name':<14}{'paper':<20}{'kind':<14}parameters")
+    for row in rows:
+        count = "-" if row["parameters"] is None else f"{row['parameters']:,}"
+        print(f"{row['name']:<14}{row['paper']:<20}{row['kind']:<14}{count}")
+    print()
+    if params_file is None:
+        print("params entries: no params.yaml found (run inside a denoisebench checkout or pass --params)")
+        return 0
+    print(f"params entries of {params_file} (use as --method; learned ones need `dvc repro` first):")
+    print(f"{'entry':<22}{'group':<11}{'method':<14}checkpoint")
+    for row in entries:
+        state = "-" if row["trained"] is None else ("trained" if row["trained"] else "not trained yet")
+        print(f"{row['entry']:<22}{row['group']:<11}{row['method']:<14}{state}")
     return 0
 
 
@@ -161,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--noise", required=True, help="noise model name (awgn, poisson, ...) or a full spec 'awgn:sigma=25'")
-    p.add_argument("--sigma", type=float, help="noise level in 0-255 units")
+    p.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"), help="noise level in 0-255 units")
     p.add_argument("--param", action="append", help="extra noise parameter KEY=VALUE (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0)
     p.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None, help="clip noisy to [0,1]")
     p.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=None, help="quantise noisy to uint8")
 
@@ -177,24 +251,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help="registered method or params.yaml entry")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--sigma", type=float, help="noise level (0-255) for non-blind methods; estimated if omitted")
+    p.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"),
+                   help="noise level (0-255) for non-blind methods; estimated if omitted")
     p.add_argument("--checkpoint", help="model.pt of a learned method")
-    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--params", help="params.yaml for entry names (default: the project root's, found by walking "
+                                    "up from the current folder to dvc.yaml + params.yaml)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0)
     p.add_argument("--suffix", default=".png", help="output suffix for folders: .png (uint8) or .npy (float)")
 
-    p = sub.add_parser("methods", help="list registered methods")
+    p = sub.add_parser("methods", help="list registered methods and the params.yaml method entries")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--params", help="params.yaml whose entries to list (default: the project root's)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (bad option values: status 2) and --help (0), as a return value
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return COMMANDS[args.command](args)
-    except (DenoiseBenchError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DenoiseBenchError as exc:  # known errors: one line; anything else keeps its traceback
+        print(format_error(exc), file=sys.stderr)
         return 2
 
 

@@ -33,6 +33,28 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
     return params
 
 
+def find_params_file(explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Path | None:
+    """The ``params.yaml`` a command outside the pipeline should read, or None when there is none.
+
+    Order: ``explicit`` (``--params``; must exist); else the nearest folder at or above ``start`` (default: the
+    current folder) that holds both ``dvc.yaml`` and ``params.yaml`` (the project root); else the checkout the
+    package is installed from (an editable install), when it is such a root.
+
+    Raises:
+        ConfigError: ``explicit`` is given but is not a file.
+    """
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"--params {path}: no such file; give the params.yaml of a denoisebench checkout")
+        return path.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents, Path(__file__).resolve().parents[2]):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder / "params.yaml"
+    return None
+
+
 def section(params: dict[str, Any], *keys: str) -> Any:
     """``params[k1][k2]...`` with a ConfigError naming the dotted path when a key is missing."""
     node: Any = params

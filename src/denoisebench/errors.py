@@ -32,3 +32,16 @@ class ImageReadError(DenoiseBenchError, OSError):
 
 class MissingPairError(DenoiseBenchError):
     """A reference image has no restored counterpart (or the reverse)."""
+
+
+class ImageSizeError(DenoiseBenchError, ValueError):
+    """Images of incompatible sizes, or an image too small for a method or a crop."""
+
+
+class MissingInputError(DenoiseBenchError, FileNotFoundError):
+    """A file a stage or command needs (a manifest, a checkpoint, a params file) does not exist."""
+
+
+def format_error(exc: BaseException) -> str:
+    """The one line printed for a known error: ``error: <message>``."""
+    return f"error: {exc}"

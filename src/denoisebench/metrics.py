@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from denoisebench.errors import ConfigError
+from denoisebench.errors import ConfigError, ImageSizeError
 from denoisebench.registry import Registry
 
 PEAK = 255.0
@@ -273,7 +273,8 @@ def prepare_pair(reference: Any, restored: Any, protocol: Protocol = DEFAULT_PRO
     """
     ref, res = _as_hwc(reference, "reference"), _as_hwc(restored, "restored")
     if ref.shape != res.shape:
-        raise ValueError(f"reference shape {np.shape(reference)} != restored shape {np.shape(restored)}")
+        raise ImageSizeError(f"reference shape {np.shape(reference)} != restored shape {np.shape(restored)}; "
+                             "score each restored image against the reference of the same size")
     integer = protocol.quant != "float"
     ref = _to_scale(ref, QUANTISERS["round"] if integer else _quant_float)
     res = _to_scale(res, QUANTISERS[protocol.quant])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from denoisebench.errors import ConfigError, MissingPairError
+from denoisebench.errors import ConfigError, ImageSizeError, MissingPairError
 from denoisebench.imageio import list_images, read_image, read_uint8
 from denoisebench.metrics import Protocol, evaluate_pair, resolve_protocol
 
@@ -79,6 +79,8 @@ def score_pair(
     for name, (psnr_col, ssim_col) in _columns(protocols).items():
         try:
             values = evaluate_pair(ref, out, protocols[name])
+        except ImageSizeError as exc:
+            raise ImageSizeError(f"{reference_path} vs {restored_path}: {exc}") from None
         except ValueError as exc:
             raise ValueError(f"{reference_path} vs {restored_path}: {exc}") from exc
         row[psnr_col], row[ssim_col] = values["psnr"], values["ssim"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
-from typing import Any
+import sys
+from typing import Any, Callable, Iterator, NoReturn
 
 from denoisebench.config import TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, section
 from denoisebench.errors import ConfigError
@@ -17,6 +19,47 @@ LOG = logging.getLogger("denoisebench")
 def setup_logging() -> None:
     """Plain INFO logging to stderr, one line per message."""
     logging.basicConfig(level=os.environ.get("DENOISEBENCH_LOGLEVEL", "INFO"), format="%(levelname)s %(message)s")
+
+
+def run_stage(main: Callable[[], Any]) -> NoReturn:
+    """Run a stage's ``main`` and exit: the benchmark's known errors (:class:`DenoiseBenchError`: bad params, missing
+    data, unreachable URL, unreadable image, ...) end in one ``error: ...`` line on stderr and exit status 2, with
+    no traceback, so a failing ``dvc repro`` shows the message and the fix; any other exception keeps its
+    traceback (a bug to report). ``main`` may return an int exit status; anything else counts as success.
+    """
+    from denoisebench.errors import DenoiseBenchError, format_error
+
+    try:
+        result = main()
+    except DenoiseBenchError as exc:
+        print(format_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    raise SystemExit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
+
+
+@contextlib.contextmanager
+def params_section(where: str, only_prefix: str = "") -> Iterator[None]:
+    """Re-raise a :class:`ConfigError` / unknown-name error raised in the block as a ConfigError that names the
+    ``params.yaml`` section it came from (``params.yaml: methods.classical.bm3d: unknown config keys ...``).
+    With ``only_prefix``, only messages starting with it are attributed to the section (the rest pass unchanged).
+    """
+    from denoisebench.errors import ConfigError, UnknownNameError
+
+    try:
+        yield
+    except (ConfigError, UnknownNameError) as exc:
+        if not str(exc).startswith(only_prefix):
+            raise
+        raise ConfigError(f"params.yaml: {where}: {exc}") from None
+
+
+def build_entry_method(params: dict[str, Any], entry: Any) -> Any:
+    """The method of a params entry (a :class:`~denoisebench.config.MethodEntry`); a bad config or method name
+    raises a ConfigError naming the entry's section (``methods.<group>.<entry>``)."""
+    from denoisebench.methods import build_method
+
+    with params_section(f"methods.{method_entries(params)[entry.entry]}.{entry.entry}"):
+        return build_method(entry.method, entry.config)
 
 
 def resolve_device(name: str | None) -> str:
@@ -82,5 +125,14 @@ def apply_profile_defaults(parser: argparse.ArgumentParser, section_name: str, a
     if unknown:
         raise ConfigError(f"params.yaml: {section_name}.{profile} has unknown keys {unknown}; "
                           f"options: {', '.join(sorted(dests - {'help'}))}")
-    parser.set_defaults(**{key: json.dumps(value) if isinstance(value, (dict, list)) else value
-                           for key, value in values.items()})
+    types = {action.dest: action.type for action in parser._actions if callable(action.type)}
+    defaults = {}
+    for key, value in values.items():
+        text = json.dumps(value) if isinstance(value, (dict, list)) else value
+        if key in types and text is not None:  # the flag's own parser/validator checks the params value too
+            try:
+                text = types[key](str(text))
+            except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+                raise ConfigError(f"params.yaml: {section_name}.{profile}.{key}={value!r} is invalid: {exc}") from None
+        defaults[key] = text
+    parser.set_defaults(**defaults)

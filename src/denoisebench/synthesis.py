@@ -13,7 +13,6 @@ nothing time-dependent is written.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from denoisebench.config import Cell
-from denoisebench.fsutil import write_json_atomic
+from denoisebench.errors import ConfigError, ImageSizeError, MissingInputError
+from denoisebench.fsutil import atomic_dir, write_json_atomic
 from denoisebench.imageio import centre_crop, list_images, read_image, write_image
 
 MANIFEST = "manifest.json"
@@ -107,11 +107,12 @@ def cell_pairs(cell: Cell, data_root: Path, seed: int, overrides: dict[str, bool
         try:
             clean = crop(sample.clean())
         except ValueError as exc:
-            raise ValueError(f"test set {cell.testset!r}, image {sample.id}: {exc}") from exc
+            raise ImageSizeError(f"test set {cell.testset!r}, image {sample.id}: {exc}") from exc
         if model is None:
             noisy = sample.noisy()
             if noisy is None:
-                raise ValueError(f"dataset {cell.dataset!r} has no noisy images; give it a synthetic noise spec")
+                raise ConfigError(f"params.yaml: test set {cell.testset!r}: dataset {cell.dataset!r} has no noisy "
+                                  "images; give it a synthetic noise spec instead of 'real'")
             yield CellPair(sample.id, sample.id, None, clean, crop(noisy))
             continue
         for k in range(cell.repeats):
@@ -129,8 +130,13 @@ def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, over
     over realisations, as the N2N/B2U protocol averages).
     """
     out = out_root / cell.testset / cell.label
-    if out.exists():
-        shutil.rmtree(out)
+    with atomic_dir(out, replace=True) as tmp:  # a failure keeps the previous cell; never a half-written one
+        _write_cell(cell, data_root, tmp, seed, overrides)
+    return out
+
+
+def _write_cell(cell: Cell, data_root: Path, out: Path, seed: int, overrides: dict[str, bool]) -> None:
+    """The body of :func:`synthesize_cell`, writing into ``out``."""
     model = cell_noise_model(cell, data_root, overrides)
     records = []
     for pair in cell_pairs(cell, data_root, seed, overrides):
@@ -153,7 +159,6 @@ def synthesize_cell(cell: Cell, data_root: Path, out_root: Path, seed: int, over
         "repeats": cell.repeats,
         "images": records,
     })
-    return out
 
 
 def synthesize_folder(input_dir: Path, output_dir: Path, noise_text: str, seed: int,
@@ -167,20 +172,25 @@ def synthesize_folder(input_dir: Path, output_dir: Path, noise_text: str, seed: 
     model = build_cell_noise(noise_text, overrides or {})
     label = model_label(noise_text)
     dataset = Path(input_dir).resolve().name
+    paths = list_images(input_dir)
+    if not paths:
+        raise MissingInputError(f"{input_dir}: no images found (readable suffixes: png, jpg, bmp, tif, npy)")
     records = []
-    for path in list_images(input_dir):
-        clean = read_image(path)
-        image_seed = derive_seed(dataset, path.stem, label, seed)
-        noisy = model.apply(clean, np.random.default_rng(image_seed))
-        suffix = _noisy_suffix(noisy)
-        write_image(Path(output_dir) / f"{path.stem}{suffix}", noisy)
-        records.append({"id": path.stem, "source": path.name, "seed": image_seed, "noisy_file": f"{path.stem}{suffix}"})
-    if not records:
-        raise FileNotFoundError(f"{input_dir}: no images found (readable suffixes: png, jpg, bmp, tif, npy)")
-    write_json_atomic(Path(output_dir) / MANIFEST, {
-        "input": os.fspath(input_dir), "noise": noise_text, "label": label, "noise_params": dict(model.params),
-        "base_seed": seed, "images": records,
-    })
+    # Everything is written to a temporary folder published at the end (manifest last): a corrupt input or any
+    # other failure leaves no noisy files without their manifest.
+    with atomic_dir(output_dir, last=(MANIFEST,)) as tmp:
+        for path in paths:
+            clean = read_image(path)
+            image_seed = derive_seed(dataset, path.stem, label, seed)
+            noisy = model.apply(clean, np.random.default_rng(image_seed))
+            suffix = _noisy_suffix(noisy)
+            write_image(tmp / f"{path.stem}{suffix}", noisy)
+            records.append({"id": path.stem, "source": path.name, "seed": image_seed,
+                            "noisy_file": f"{path.stem}{suffix}"})
+        write_json_atomic(tmp / MANIFEST, {
+            "input": os.fspath(input_dir), "noise": noise_text, "label": label, "noise_params": dict(model.params),
+            "base_seed": seed, "images": records,
+        })
     return Path(output_dir)
 
 
@@ -196,5 +206,5 @@ def read_manifest(cell_dir: Path) -> dict[str, Any]:
 
     path = cell_dir / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the synthesize stage (dvc repro synthesize)")
+        raise MissingInputError(f"{path}: missing; run the synthesize stage (dvc repro synthesize)")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -396,4 +396,6 @@ def main(argv: Sequence[str] | None = None, *, section: str | None = None, rows:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

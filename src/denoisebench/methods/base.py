@@ -29,6 +29,12 @@ class DenoiseContext:
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.sigma is not None:  # nan, negative or huge levels give flat or black images, never an error
+            from denoisebench.validation import check_sigma
+
+            self.sigma = check_sigma(self.sigma, "sigma")
+
 
 class Method(abc.ABC):
     """A denoising method.

@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from denoisebench.errors import ConfigError
+from denoisebench.errors import ConfigError, ImageSizeError
 from denoisebench.methods._config import check_image, merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext, Method
 
 PROFILES = ("np", "refilter", "vn", "vn_old", "high", "deb")
+#: The ``bm3d`` package's profile classes (public API), for their block sizes.
+PROFILE_CLASSES = {"np": "BM3DProfile", "refilter": "BM3DProfileRefilter", "vn": "BM3DProfileVN",
+                   "vn_old": "BM3DProfileVNOld", "high": "BM3DProfileHigh", "deb": "BM3DProfileDeb"}
 COLORSPACES = ("opp", "YCbCr")
 
 
@@ -57,6 +60,7 @@ class BM3D(Method):
 
         sigma = float(context.sigma) / 255.0
         profile = self.params["profile"]
+        self._check_size(bm3d_pkg, image)
         try:
             if image.shape[2] == 3:
                 out = bm3d_pkg.bm3d_rgb(image, sigma, profile=profile, colorspace=self.params["colorspace"])
@@ -72,3 +76,16 @@ class BM3D(Method):
                 "'vn' or 'high'"
             ) from exc
         return np.asarray(out, dtype=np.float32).reshape(image.shape)
+
+    def _check_size(self, bm3d_pkg: Any, image: np.ndarray) -> None:
+        """BM3D compares square blocks: an image smaller than the profile's block fails inside the package with
+        a bare ValueError; say which image size and which block instead."""
+        settings = getattr(bm3d_pkg, PROFILE_CLASSES[self.params["profile"]])()
+        block = max(int(settings.bs_ht), int(settings.bs_wiener))
+        h, w = image.shape[:2]
+        if min(h, w) < block:
+            raise ImageSizeError(
+                f"bm3d: the image is {h}x{w} pixels, smaller than BM3D's {block}x{block} block (profile "
+                f"{self.params['profile']!r}); BM3D needs images of at least {block}x{block}: use a larger image "
+                "or another method (e.g. nlm, tv, wavelet)"
+            )

@@ -16,6 +16,7 @@ import numpy as np
 
 from denoisebench.errors import ConfigError
 from denoisebench.registry import Registry
+from denoisebench.validation import NumberRange
 
 if TYPE_CHECKING:  # torch is imported lazily: numpy-only users never pay for it.
     import torch
@@ -118,10 +119,7 @@ class Param:
         if self.kind in ("bool", "path"):
             return True
         values = value if isinstance(value, tuple) else (value,)
-        return all(
-            math.isfinite(v) and (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
-            for v in values
-        )
+        return all(NumberRange(self.low, self.high).contains(v) for v in values)
 
 
 class _Invalid:

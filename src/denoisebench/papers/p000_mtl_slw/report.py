@@ -247,4 +247,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from denoisebench.validation import SEED, SIGMA, arg_type
 
 METHOD = "blind2grad"
 CSV_FIELDS = ["grid", "variant", "changes", "images", "psnr", "ssim", "seconds_per_image", "same_as"]
@@ -292,8 +293,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                         help="data root holding the fetched dataset")
     parser.add_argument("--images", type=int, default=1, help="the first N images of the dataset")
     parser.add_argument("--size", type=int, default=96, help="centre crop size (0: whole image)")
-    parser.add_argument("--sigma", type=float, default=25.0)
-    parser.add_argument("--seed", type=int, default=0, help="base seed of derive_seed (noise and method)")
+    parser.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"), default=25.0)
+    parser.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0,
+                        help="base seed of derive_seed (noise and method)")
     parser.add_argument("--base", default='{"cycles": 2, "iterations": 40, "lr": 0.001, "n_avg": 8, "n_avg_cycle": 4}',
                         help=f"{METHOD} base config (JSON object); each grid changes only its own keys")
     parser.add_argument("--grid", default="mask_tstandout,omega", help=f"comma-separated: {', '.join(GRIDS)}")
@@ -349,4 +351,6 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

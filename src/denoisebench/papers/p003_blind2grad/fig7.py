@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.stage_support import apply_profile_defaults
+from denoisebench.validation import SEED, SIGMA, arg_type
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -120,8 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default="data/raw", help="data root holding the fetched dataset")
     parser.add_argument("--images", type=int, default=2)
     parser.add_argument("--size", type=int, default=256, help="central crop size (0: whole image)")
-    parser.add_argument("--sigma", type=float, default=25.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"), default=25.0)
+    parser.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0)
     parser.add_argument("--b2g", default='{"cycles": 3, "iterations": 100, "lr": 0.001, "n_avg": 20}',
                         help="Blind2Grad config (JSON)")
     parser.add_argument("--snapshots", default="50,100,200", help="Blind2Grad iteration counts to evaluate")
@@ -149,4 +150,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from denoisebench.stage_support import run_stage
+
+    run_stage(main)

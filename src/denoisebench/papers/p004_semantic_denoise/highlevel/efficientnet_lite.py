@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from denoisebench.errors import MissingInputError
+
 #: (expand ratio, kernel, stride, output channels, repeats) of the 7 stages.
 STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
@@ -141,7 +143,7 @@ def packaged_weights_path() -> Path:
         ) from exc
     path = Path(pkg.__file__).resolve().parent / "models" / "efficientnet-lite0-57934424.pth"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file missing from the installed package")
+        raise MissingInputError(f"{path}: weights file missing from the installed package")
     return path
 
 

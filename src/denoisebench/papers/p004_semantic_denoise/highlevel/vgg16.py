@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from denoisebench.errors import MissingInputError
+
 #: Convolution widths, "M" = 2x2 max pooling (configuration "D").
 CONFIG_D: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
                                    512, 512, 512, "M")
@@ -90,7 +92,7 @@ def clean_state_dict(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 def load_vgg16(weights: str | Path | Mapping[str, Any] | None) -> VGG16:
     """VGG-16 with a user-supplied torchvision-format state dict (path or mapping), strictly loaded, eval mode."""
     if weights is None:
-        raise FileNotFoundError(
+        raise MissingInputError(
             "VGG-16 needs ImageNet weights in torchvision format (e.g. vgg16-397923af.pth); give their path "
             "(classifier_weights in the method config / --vgg16-weights); none are bundled"
         )
@@ -99,7 +101,7 @@ def load_vgg16(weights: str | Path | Mapping[str, Any] | None) -> VGG16:
     else:
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(f"VGG-16 weights {path} not found")
+            raise MissingInputError(f"VGG-16 weights {path} not found")
         state = torch.load(path, map_location="cpu", weights_only=True)
     with torch.device("meta"):  # no random initialisation of 138 M parameters that are overwritten anyway
         model = VGG16()
