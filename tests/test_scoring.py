@@ -82,7 +82,7 @@ def test_ambiguous_stem_and_empty_folder(folders, tmp_path):
     write_image(out_dir / "a.png", np.zeros((24, 20, 3), np.uint8))
     with pytest.raises(MissingPairError, match=r"a\.npy and a\.png share the stem 'a'"):
         pair_files(ref_dir, out_dir)
-    with pytest.raises(ImageReadError, match="not a folder"):
+    with pytest.raises(ImageReadError, match="no such folder of images"):
         pair_files(tmp_path / "nope", out_dir)
 
 
