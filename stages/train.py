@@ -1,4 +1,8 @@
-"""Stage `train@<entry>`: train one learned method entry on its profile's training set (resumes if interrupted)."""
+"""Stage `train@<entry>`: train one learned method entry on its profile's training set.
+
+An interrupted run resumes from its newest checkpoint, kept in `.denoisebench/checkpoints/<entry>/<config hash>/`
+(outside `models/`, which `dvc exp run` restores from dvc.lock before running).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from denoisebench.config import active_profile, data_root, load_params, method_e
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.methods import build_method
 from denoisebench.stage_support import LOG, setup_logging
+from denoisebench.tracking import find_repo_root
+from denoisebench.training.trainer import default_store_root, resume_store
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -31,13 +37,16 @@ def main() -> None:
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     method = build_method(entry.method, entry.config)
     out_dir = Path(args.out) / entry.entry
-    method.train(images, out_dir, train_config=settings,
-                 tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
-                           "method": entry.entry})
+    source = str(data_root(params) / dataset) + (f"/{split}" if split else "")
+    with resume_store(default_store_root(find_repo_root())):
+        method.train(images, out_dir, train_config=settings,
+                     tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
+                               "method": entry.entry, "dataset_source": source})
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
+        "runs": result.lineage,
         "patches_per_second": round(result.patches_per_second, 2),
         "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
