@@ -14,7 +14,6 @@ from denoisebench.config import active_profile, data_root, load_params, method_e
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.methods import build_method
 from denoisebench.stage_support import LOG, setup_logging
-from denoisebench.tracking import find_repo_root
 from denoisebench.training.trainer import default_store_root, resume_store
 
 DATA_KEYS = ("dataset", "split", "limit_images")
@@ -38,7 +37,7 @@ def main() -> None:
     method = build_method(entry.method, entry.config)
     out_dir = Path(args.out) / entry.entry
     source = str(data_root(params) / dataset) + (f"/{split}" if split else "")
-    with resume_store(default_store_root(find_repo_root())):
+    with resume_store(default_store_root()):
         method.train(images, out_dir, train_config=settings,
                      tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
                                "method": entry.entry, "dataset_source": source})

@@ -74,10 +74,21 @@ def resume_store(root: str | os.PathLike[str]) -> Iterator[Path]:
         _STORE.reset(token)
 
 
-def default_store_root(repo_root: Path) -> Path:
-    """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo_root>/.denoisebench/checkpoints`` (gitignored)."""
+def default_store_root() -> Path:
+    """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo root>/.denoisebench/checkpoints`` (gitignored).
+
+    The repository root is ``DENOISEBENCH_ROOT`` when set, else ``DVC_ROOT`` (set by DVC for every stage; for a
+    queued or ``--temp`` experiment it names the original repository, not the temporary copy that is deleted
+    afterwards), else the nearest folder above the working directory holding dvc.yaml.
+    """
+    from denoisebench.tracking import find_repo_root
+
     env = os.environ.get(STORE_ENV)
-    return Path(env).expanduser() if env else Path(repo_root) / ".denoisebench" / "checkpoints"
+    if env:
+        return Path(env).expanduser()
+    dvc_root = os.environ.get("DVC_ROOT")
+    root = Path(dvc_root) if dvc_root and not os.environ.get("DENOISEBENCH_ROOT") else find_repo_root()
+    return root / ".denoisebench" / "checkpoints"
 
 
 @dataclass
@@ -235,7 +246,8 @@ def train_model(
         out_dir: where ``state.pt`` and ``model.pt`` go.
         loss_fn: ``(model, noisy, clean, step) -> (loss, logs)``; default: ``config.loss`` of model(noisy) vs clean.
         validate: ``(model, step) -> metrics`` run in eval mode every ``config.val_every`` steps and at the end.
-        callbacks: ``(step, logs)`` after each step (and after that step's checkpoint).
+        callbacks: ``(step, logs)`` after each step, before that step's checkpoint (so the checkpoint holds the
+            ``stateful`` state that includes the step).
         meta: caller metadata stored in both checkpoints and hashed (e.g. ``{"method": ..., "method_config": ...}``).
         tracking: keyword arguments of :func:`denoisebench.tracking.tracked_run` (stage, method, dataset, profile,
             enabled) plus optional extra ``params`` and ``dataset_source`` (where the training images were read,
@@ -349,11 +361,11 @@ def train_model(
                 sums, window, t_window = {}, 0, now
             if validate is not None and cfg.val_every and step % cfg.val_every == 0:
                 _validate(model, validate, step, run)
-            if step % cfg.checkpoint_every == 0 and step != cfg.iterations:
-                _save(snapshot(step, run), state_path)
             bar.update(1)
             for callback in callbacks:
                 callback(step, step_logs)
+            if step % cfg.checkpoint_every == 0 and step != cfg.iterations:
+                _save(snapshot(step, run), state_path)
         bar.close()
         elapsed = time.perf_counter() - t_start
         done = cfg.iterations - start
