@@ -34,7 +34,7 @@ STAGE = textwrap.dedent('''
     import yaml
 
     from denoisebench.models import build_model
-        from denoisebench.training import TrainConfig, train_model
+    from denoisebench.training import TrainConfig, train_model
     from denoisebench.training.trainer import default_store_root, resume_store
 
     torch.set_num_threads(1)

@@ -102,12 +102,15 @@ def test_resumed_run_is_a_new_linked_run(store: str, monkeypatch: pytest.MonkeyP
         first.log_metrics({"loss": 0.4}, step=2)
         first.log_metrics({"loss": 0.3}, step=3)  # logged after the last checkpoint (step 2): replayed below
     c = client(store)
-    c.update_run(first.run_id, status="RUNNING")  # what a kill -9 leaves behind
+    c.update_run(first.run_id, status="RUNNING")  # what a kill -9 leaves behind, with its pipeline run
+    first_parent = c.get_run(first.run_id).data.tags["mlflow.parentRunId"]
+    c.update_run(first_parent, status="RUNNING")
     monkeypatch.setenv("DVC_EXP_NAME", "exp-2")
     with tracked_run("train", "dncnn", "demo", {"iterations": 8}, resumed_from=(first.run_id, 2)) as second:
         second.log_metrics({"loss": 0.31}, step=3)
     old, new = c.get_run(first.run_id), c.get_run(second.run_id)
     assert second.run_id != first.run_id and old.info.status == "KILLED" and new.info.status == "FINISHED"
+    assert c.get_run(first_parent).info.status == "KILLED"
     assert old.data.params == {"iterations": "4"} and new.data.params == {"iterations": "8"}
     assert (new.data.tags["resumed_from"], new.data.tags["resumed_from_step"]) == (first.run_id, "2")
     assert (old.data.tags["dvc_exp_name"], new.data.tags["dvc_exp_name"]) == ("exp-1", "exp-2")
@@ -211,3 +214,24 @@ def test_runs_of_one_dvc_experiment_share_a_parent(store: str, monkeypatch: pyte
     with tracked_run("score", "dncnn", None, {}) as scored:
         pass
     assert c.get_run(c.get_run(scored.run_id).data.tags["mlflow.parentRunId"]).info.run_name == "sweep-1"
+
+
+def test_predict_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: Path) -> None:
+    import hashlib
+    import importlib.util
+    import json
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("predict_stage", Path(__file__).parents[1] / "stages" / "predict.py")
+    predict = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(predict)
+    cell_dir = tmp_path / "noisy" / "kodak24" / "awgn_sigma25"
+    cell_dir.mkdir(parents=True)
+    (cell_dir / "manifest.json").write_text(json.dumps({"images": [{"id": "a"}, {"id": "b"}]}))
+    with tracked_run("predict", "bm3d", None, {}) as run:
+        predict.log_cell_input(run, tmp_path / "noisy", SimpleNamespace(testset="kodak24", label="awgn_sigma25"))
+    (given,) = client(store).get_run(run.run_id).inputs.dataset_inputs
+    assert (given.dataset.name, given.tags[0].key, given.tags[0].value) == (
+        "kodak24/awgn_sigma25", "mlflow.data.context", "evaluation")
+    assert given.dataset.digest == hashlib.sha256((cell_dir / "manifest.json").read_bytes()).hexdigest()[:36]
+    assert json.loads(given.dataset.profile) == {"images": 2}

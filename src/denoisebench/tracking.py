@@ -268,7 +268,7 @@ def _group_parent(client: Any, experiment_id: str, group: str) -> str:
 def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> None:
     """Tag ``run`` as continuing ``previous`` from ``step`` and copy that run's curves up to ``step``, so the new
     run holds the model's whole curve with each step once. A ``previous`` left RUNNING (a killed process) is
-    marked KILLED."""
+    marked KILLED, and so is its parent pipeline run if still RUNNING."""
     run.set_tags({"resumed_from": previous, "resumed_from_step": step})
     try:
         old = client.get_run(previous)
@@ -278,6 +278,9 @@ def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> Non
         return
     if old.info.status == "RUNNING":
         client.set_terminated(previous, status="KILLED")
+        parent = old.data.tags.get(PARENT_TAG)
+        if parent and client.get_run(parent).info.status == "RUNNING":  # its pipeline run died with it
+            client.set_terminated(parent, status="KILLED")
     run.copy_metrics(previous, step)
 
 
