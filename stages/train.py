@@ -36,7 +36,7 @@ def main() -> None:
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     method = build_method(entry.method, entry.config)
     out_dir = Path(args.out) / entry.entry
-    source = str(data_root(params) / dataset) + (f"/{split}" if split else "")
+    source = dataset_source(dataset, data_root(params), split)
     with resume_store(default_store_root()):
         method.train(images, out_dir, train_config=settings,
                      tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
@@ -53,6 +53,16 @@ def main() -> None:
     write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
     LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
              result.final_loss)
+
+
+def dataset_source(dataset: str, root: Path, split: str | None) -> str:
+    """Where the training images come from, for the MLflow dataset input: the fetched folder (and split), or the
+    package for a bundled set."""
+    from denoisebench.datasets.fetch import dataset_dir, get_spec
+
+    spec = get_spec(dataset)
+    where = "bundled with the package" if spec.kind == "bundled" else str(dataset_dir(spec, root).resolve())
+    return f"{where} (split {split})" if split else where
 
 
 def keep_measured_figures(path: Path, summary: dict) -> dict:

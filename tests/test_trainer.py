@@ -209,7 +209,7 @@ def test_resume_store_survives_a_restored_out_dir(tmp_path: Path) -> None:
                               callbacks=[recorder], stateful=[recorder])
     assert resumed.resumed_from == 6 and recorder.steps == [3, 4, 5, 6, 7, 8]  # 1, 2: the finished run's
     assert_same_weights(full.model_path, resumed.model_path)
-    assert torch.load(out / STATE_FILE, weights_only=True)["step"] == 8 and not stored.parent.exists()
+    assert torch.load(out / STATE_FILE, weights_only=True)["step"] == 8 and not stored.parent.parent.exists()
 
 
 def test_default_store_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

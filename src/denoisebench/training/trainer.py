@@ -381,6 +381,8 @@ def train_model(
             run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
     if work_dir is not None:  # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
         shutil.rmtree(work_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the entry's folder too, once no other config's state is left in it
+            work_dir.parent.rmdir()
     return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest,
                        lineage)
 
