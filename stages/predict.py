@@ -39,6 +39,19 @@ def main() -> None:
             if result.mean_iterations is not None:
                 run.log_metrics({f"iterations.{cell_name}": result.mean_iterations}, step=i)
             log_sample(run, Path(args.noisy), Path(args.out) / entry.entry, result.cell)
+            log_cell_input(run, Path(args.noisy), result.cell)
+
+
+def log_cell_input(run, noisy_root: Path, cell) -> None:
+    """Log a test cell as an MLflow dataset input ("evaluation"); its digest is the sha256 of the cell's
+    manifest.json (dataset, noise params, per-image seeds and shapes: synthesis is a pure function of these)."""
+    import hashlib
+    import json
+
+    manifest = noisy_root / cell.testset / cell.label / "manifest.json"
+    raw = manifest.read_bytes()
+    run.log_dataset(f"{cell.testset}/{cell.label}", hashlib.sha256(raw).hexdigest(), str(manifest.parent.resolve()),
+                    "evaluation", {"images": len(json.loads(raw).get("images", []))})
 
 
 def log_sample(run, noisy_root: Path, pred_root: Path, cell) -> None:

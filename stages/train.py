@@ -1,4 +1,8 @@
-"""Stage `train@<entry>`: train one learned method entry on its profile's training set (resumes if interrupted)."""
+"""Stage `train@<entry>`: train one learned method entry on its profile's training set.
+
+An interrupted run resumes from its newest checkpoint, kept in `.denoisebench/checkpoints/<entry>/<config hash>/`
+(outside `models/`, which `dvc exp run` restores from dvc.lock before running).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.stage_support import LOG, build_entry_method, check_training_set, params_section, setup_logging
+from denoisebench.training.trainer import default_store_root, resume_store
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -31,14 +36,17 @@ def main() -> None:
     images = [sample.clean() for sample in list_samples(dataset, data_root(params), split=split, limit=limit)]
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     out_dir = Path(args.out) / entry.entry
-    with params_section(f"train.{entry.entry}.{active_profile(params)}", only_prefix="train config:"):
+    source = dataset_source(dataset, data_root(params), split)
+    with resume_store(default_store_root()), \
+            params_section(f"train.{entry.entry}.{active_profile(params)}", only_prefix="train config:"):
         method.train(images, out_dir, train_config=settings,
                      tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
-                               "method": entry.entry})
+                               "method": entry.entry, "dataset_source": source})
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
+        "runs": result.lineage,
         "patches_per_second": round(result.patches_per_second, 2),
         "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
@@ -46,6 +54,16 @@ def main() -> None:
     write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
     LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
              result.final_loss)
+
+
+def dataset_source(dataset: str, root: Path, split: str | None) -> str:
+    """Where the training images come from, for the MLflow dataset input: the fetched folder (and split), or the
+    package for a bundled set."""
+    from denoisebench.datasets.fetch import dataset_dir, get_spec
+
+    spec = get_spec(dataset)
+    where = "bundled with the package" if spec.kind == "bundled" else str(dataset_dir(spec, root).resolve())
+    return f"{where} (split {split})" if split else where
 
 
 def keep_measured_figures(path: Path, summary: dict) -> dict:

@@ -12,6 +12,7 @@ from denoisebench import tracking
 from denoisebench.models import build_model
 from denoisebench.tracking import NullRun, flatten_params, tracked_run, tracking_uri
 from denoisebench.training import TrainConfig, train_model
+from denoisebench.training.trainer import data_fingerprint, resume_store
 
 torch.set_num_threads(1)
 
@@ -88,14 +89,33 @@ def test_run_and_resumed_run(store: str, tmp_path: Path, monkeypatch: pytest.Mon
     assert Path(store[len("sqlite:///"):]).with_name("mlartifacts").is_dir()  # artifacts beside the store
 
     with pytest.warns(UserWarning, match="param 'seed' was logged as '0'"):
-        with tracked_run("train", "dncnn", "demo", params, run_id=run_id) as again:
-            assert again.run_id == run_id
+        with tracked_run("train", "dncnn", "demo", params) as again:
             again.log_params({"seed": 1, "train": {"lr": 0.001}, "extra": "new"})
-            again.log_metrics({"loss": 0.25}, step=2)
-    got = c.get_run(run_id)
+    got = c.get_run(again.run_id)
     assert got.data.params["seed"] == "0" and got.data.params["extra"] == "new"
-    assert [(m.step, m.value) for m in c.get_metric_history(run_id, "loss")] == [(1, 0.5), (2, 0.25)]
-    assert got.info.status == "FINISHED"
+
+
+def test_resumed_run_is_a_new_linked_run(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-1")
+    with tracked_run("train", "dncnn", "demo", {"iterations": 4}) as first:
+        first.log_metrics({"loss": 0.5}, step=1)
+        first.log_metrics({"loss": 0.4}, step=2)
+        first.log_metrics({"loss": 0.3}, step=3)  # logged after the last checkpoint (step 2): replayed below
+    c = client(store)
+    c.update_run(first.run_id, status="RUNNING")  # what a kill -9 leaves behind, with its pipeline run
+    first_parent = c.get_run(first.run_id).data.tags["mlflow.parentRunId"]
+    c.update_run(first_parent, status="RUNNING")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-2")
+    with tracked_run("train", "dncnn", "demo", {"iterations": 8}, resumed_from=(first.run_id, 2)) as second:
+        second.log_metrics({"loss": 0.31}, step=3)
+    old, new = c.get_run(first.run_id), c.get_run(second.run_id)
+    assert second.run_id != first.run_id and old.info.status == "KILLED" and new.info.status == "FINISHED"
+    assert c.get_run(first_parent).info.status == "KILLED"
+    assert old.data.params == {"iterations": "4"} and new.data.params == {"iterations": "8"}
+    assert (new.data.tags["resumed_from"], new.data.tags["resumed_from_step"]) == (first.run_id, "2")
+    assert (old.data.tags["dvc_exp_name"], new.data.tags["dvc_exp_name"]) == ("exp-1", "exp-2")
+    assert [(m.step, m.value) for m in c.get_metric_history(second.run_id, "loss")] == [(1, 0.5), (2, 0.4),
+                                                                                        (3, 0.31)]
 
 
 def test_failed_block_marks_run_failed(store: str) -> None:
@@ -106,32 +126,112 @@ def test_failed_block_marks_run_failed(store: str) -> None:
     assert client(store).get_run(run_id).info.status == "FAILED"
 
 
-def test_unknown_run_id_starts_new_run(store: str) -> None:
+def test_resume_from_unknown_run_still_links(store: str) -> None:
     with pytest.warns(UserWarning, match="not found"):
-        with tracked_run("train", "dncnn", None, {"a": 1}, run_id="0" * 32) as run:
+        with tracked_run("train", "dncnn", None, {"a": 1}, resumed_from=("0" * 32, 5)) as run:
             assert run.run_id != "0" * 32
-    assert client(store).get_run(run.run_id).data.params == {"a": "1"}
+    got = client(store).get_run(run.run_id)
+    assert got.data.params == {"a": "1"} and got.data.tags["resumed_from"] == "0" * 32
 
 
-def test_trainer_resume_keeps_its_mlflow_run(store: str, tmp_path: Path) -> None:
+class _Noise:
+    params = {"name": "awgn", "sigma": 25}
+
+    def apply(self, img, rng):
+        return img + 0.1 * rng.standard_normal(img.shape).astype(np.float32)
+
+
+def test_tracking_records_after_kill_and_extended_schedule(store: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2-step run, extended to 6 steps in another DVC experiment and killed at step 5 (checkpoint at 4), then
+    resumed in a third: three runs, each with its own params and experiment name, linked, each step once."""
     data = [np.random.default_rng(0).uniform(0, 1, (20, 20, 3)).astype(np.float32)]
 
-    class Noise:
-        params = {"name": "awgn", "sigma": 25}
-
-        def apply(self, img, rng):
-            return img + 0.1 * rng.standard_normal(img.shape).astype(np.float32)
-
-    def run(iterations: int):
+    def run(iterations: int, exp: str, callbacks=()):
+        monkeypatch.setenv("DVC_EXP_NAME", exp)
         torch.manual_seed(0)
         model = build_model("dncnn", channels=3, depth=3, features=4)
-        config = TrainConfig(iterations=iterations, batch_size=2, patch_size=8, log_every=2, checkpoint_every=2,
+        config = TrainConfig(iterations=iterations, batch_size=2, patch_size=8, log_every=1, checkpoint_every=2,
                              progress=False)
-        return train_model(model, data, Noise(), config, tmp_path / "out",
-                           tracking={"stage": "train", "method": "dncnn", "dataset": "demo"})
+        with resume_store(tmp_path / "store"):
+            return train_model(model, data, _Noise(), config, tmp_path / "out", callbacks=callbacks,
+                               tracking={"stage": "train", "method": "dncnn", "dataset": "demo",
+                                         "dataset_source": "data/raw/demo"})
 
-    first, second = run(2), run(4)
-    assert first.run_id and second.run_id == first.run_id and second.resumed_from == 2
+    def kill_at_5(step: int, logs: dict) -> None:
+        if step == 5:
+            raise KeyboardInterrupt("simulated kill")
+
+    first = run(2, "exp-a")
+    with pytest.raises(KeyboardInterrupt):
+        run(6, "exp-b", callbacks=[kill_at_5])
+    third = run(6, "exp-c")
+    assert third.resumed_from == 4
     c = client(store)
-    assert [m.step for m in c.get_metric_history(first.run_id, "loss")] == [2, 4]
-    assert c.get_run(first.run_id).data.params["train.iterations"] == "2"  # params of the first execution kept
+    runs = c.search_runs([c.get_run(first.run_id).info.experiment_id], filter_string="tags.run_kind = 'stage'",
+                         order_by=["attributes.start_time ASC"])
+    a, b, last = runs
+    assert (a.info.run_id, last.info.run_id) == (first.run_id, third.run_id)
+    assert (a.info.status, b.info.status, last.info.status) == ("FINISHED", "FAILED", "FINISHED")
+    assert [r.data.params["train.iterations"] for r in runs] == ["2", "6", "6"]  # params true for each run
+    assert [r.data.tags["dvc_exp_name"] for r in runs] == ["exp-a", "exp-b", "exp-c"]
+    assert (b.data.tags["resumed_from"], b.data.tags["resumed_from_step"]) == (a.info.run_id, "2")
+    assert (last.data.tags["resumed_from"], last.data.tags["resumed_from_step"]) == (b.info.run_id, "4")
+    assert last.data.tags["dvc_exp_names"] == "exp-a,exp-b,exp-c"
+    # The killed run logged step 5 before dying; the final run holds the whole curve, each step once.
+    assert [m.step for m in c.get_metric_history(b.info.run_id, "loss")] == [1, 2, 3, 4, 5]
+    history = c.get_metric_history(last.info.run_id, "loss")
+    assert [m.step for m in history] == [1, 2, 3, 4, 5, 6]
+    assert [m.value for m in history[:4]] == [m.value for m in c.get_metric_history(b.info.run_id, "loss")[:4]]
+    lineage = torch.load(third.model_path, weights_only=True)["summary"]["lineage"]
+    assert [(x["run_id"], x["dvc_exp_name"], x["from_step"]) for x in lineage] == [
+        (a.info.run_id, "exp-a", 0), (b.info.run_id, "exp-b", 2), (last.info.run_id, "exp-c", 4)]
+    inputs = last.inputs.dataset_inputs
+    assert [(i.dataset.name, i.tags[0].value) for i in inputs] == [("demo", "training")]
+    assert inputs[0].dataset.digest == data_fingerprint(data)[:36] and "data/raw/demo" in inputs[0].dataset.source
+
+
+def test_runs_of_one_dvc_experiment_share_a_parent(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-x")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
+    with tracked_run("train", "dncnn", "demo", {}) as train:
+        pass
+    with pytest.raises(RuntimeError):
+        with tracked_run("predict", "dncnn", None, {}) as predict:
+            raise RuntimeError("boom")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-y")
+    with tracked_run("train", "dncnn", "demo", {}) as other:
+        pass
+    c = client(store)
+    parents = [c.get_run(r.run_id).data.tags["mlflow.parentRunId"] for r in (train, predict, other)]
+    assert parents[0] == parents[1] != parents[2]
+    parent = c.get_run(parents[0])
+    assert parent.info.run_name == "exp-x" and parent.info.status == "FAILED"  # the last child failed
+    assert (parent.data.tags["run_kind"], parent.data.tags["run_group"]) == ("pipeline", "exp-x")
+    assert c.get_run(train.run_id).data.tags["run_group"] == "exp-x"
+    monkeypatch.delenv("DVC_EXP_NAME")
+    monkeypatch.setenv("DENOISEBENCH_RUN_GROUP", "sweep-1")
+    with tracked_run("score", "dncnn", None, {}) as scored:
+        pass
+    assert c.get_run(c.get_run(scored.run_id).data.tags["mlflow.parentRunId"]).info.run_name == "sweep-1"
+
+
+def test_predict_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: Path) -> None:
+    import hashlib
+    import importlib.util
+    import json
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("predict_stage", Path(__file__).parents[1] / "stages" / "predict.py")
+    predict = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(predict)
+    cell_dir = tmp_path / "noisy" / "kodak24" / "awgn_sigma25"
+    cell_dir.mkdir(parents=True)
+    (cell_dir / "manifest.json").write_text(json.dumps({"images": [{"id": "a"}, {"id": "b"}]}))
+    with tracked_run("predict", "bm3d", None, {}) as run:
+        predict.log_cell_input(run, tmp_path / "noisy", SimpleNamespace(testset="kodak24", label="awgn_sigma25"))
+    (given,) = client(store).get_run(run.run_id).inputs.dataset_inputs
+    assert (given.dataset.name, given.tags[0].key, given.tags[0].value) == (
+        "kodak24/awgn_sigma25", "mlflow.data.context", "evaluation")
+    assert given.dataset.digest == hashlib.sha256((cell_dir / "manifest.json").read_bytes()).hexdigest()[:36]
+    assert json.loads(given.dataset.profile) == {"images": 2}

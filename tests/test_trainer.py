@@ -12,6 +12,7 @@ import torch
 from denoisebench.errors import ConfigError
 from denoisebench.models import build_model
 from denoisebench.training import STATE_FILE, PatchSampler, TrainConfig, dihedral, train_model
+from denoisebench.training.trainer import default_store_root, resume_store
 
 torch.set_num_threads(1)
 
@@ -134,12 +135,12 @@ def test_kill_and_rerun_gives_identical_weights(tmp_path: Path, noise_cls: type)
     full = train_model(tiny_model(), data, noise, cfg(), tmp_path / "full")
     assert full.steps == 6 and full.resumed_from is None and full.patches_per_second > 0
 
-    def kill_at_3(step: int, logs: dict) -> None:
-        if step == 3:
+    def kill_at_4(step: int, logs: dict) -> None:
+        if step == 4:
             raise KeyboardInterrupt("simulated kill")
 
     with pytest.raises(KeyboardInterrupt):
-        train_model(tiny_model(), data, noise, cfg(), tmp_path / "killed", callbacks=[kill_at_3])
+        train_model(tiny_model(), data, noise, cfg(), tmp_path / "killed", callbacks=[kill_at_4])
     state = torch.load(tmp_path / "killed" / STATE_FILE, weights_only=True)
     assert state["step"] == 3 and not (tmp_path / "killed" / "model.pt").exists()
     resumed = train_model(tiny_model(), data, noise, cfg(), tmp_path / "killed")
@@ -163,6 +164,65 @@ def test_changed_config_starts_fresh(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "written for another config" in caplog.text and "starting fresh" in caplog.text
     model = torch.load(result.model_path, weights_only=True)
     assert model["train_config"]["lr"] == 5e-4 and model["summary"]["steps"] == 3
+
+
+class Recorder:
+    """A stateful callback: which steps it saw (its state must survive a resume)."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def __call__(self, step: int, logs: dict) -> None:
+        self.steps.append(step)
+
+    def state_dict(self) -> dict:
+        return {"steps": list(self.steps)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = list(state["steps"])
+
+
+def test_resume_store_survives_a_restored_out_dir(tmp_path: Path) -> None:
+    """Inside resume_store, intermediate states live outside out_dir; replacing out_dir's state.pt by an older one
+    (what `dvc exp run` does from dvc.lock) still resumes from the newest; another config never resumes it."""
+    data, noise, out, store = images(), LocalAWGN(), tmp_path / "models" / "tiny", tmp_path / "store"
+    full = train_model(tiny_model(), data, noise, cfg(iterations=8, checkpoint_every=2), tmp_path / "full")
+    with resume_store(store):
+        train_model(tiny_model(), data, noise, cfg(iterations=2), out)  # finished: out/state.pt at step 2
+        old_state = (out / STATE_FILE).read_bytes()
+        recorder = Recorder()
+
+        def kill_at_7(step: int, logs: dict) -> None:
+            if step == 7:
+                raise KeyboardInterrupt("simulated kill")
+
+        with pytest.raises(KeyboardInterrupt):
+            train_model(tiny_model(), data, noise, cfg(iterations=8, checkpoint_every=2), out,
+                        callbacks=[recorder, kill_at_7], stateful=[recorder])
+        assert (out / STATE_FILE).read_bytes() == old_state  # intermediate states never touch out_dir
+        (stored,) = store.glob("tiny/*/state.pt")
+        assert torch.load(stored, weights_only=True)["step"] == 6
+        other = train_model(tiny_model(), data, noise, cfg(iterations=8, lr=5e-4), tmp_path / "models" / "tiny2")
+        assert other.resumed_from is None  # same store, another config hash
+        recorder = Recorder()
+        resumed = train_model(tiny_model(), data, noise, cfg(iterations=8, checkpoint_every=2), out,
+                              callbacks=[recorder], stateful=[recorder])
+    assert resumed.resumed_from == 6 and recorder.steps == [3, 4, 5, 6, 7, 8]  # 1, 2: the finished run's
+    assert_same_weights(full.model_path, resumed.model_path)
+    assert torch.load(out / STATE_FILE, weights_only=True)["step"] == 8 and not stored.parent.parent.exists()
+
+
+def test_default_store_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DENOISEBENCH_CHECKPOINTS", "DENOISEBENCH_ROOT", "DVC_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    (tmp_path / "repo" / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path / "repo" / "sub")
+    assert default_store_root() == (tmp_path / "repo").resolve() / ".denoisebench" / "checkpoints"
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "origin"))  # a queued experiment's original repository
+    assert default_store_root() == tmp_path / "origin" / ".denoisebench" / "checkpoints"
+    monkeypatch.setenv("DENOISEBENCH_CHECKPOINTS", str(tmp_path / "elsewhere"))
+    assert default_store_root() == tmp_path / "elsewhere"
 
 
 def test_model_checkpoint_contents_and_meta(tmp_path: Path) -> None:

@@ -8,6 +8,10 @@ repository: set ``MLFLOW_TRACKING_URI`` or ``DENOISEBENCH_ROOT`` to keep their r
 
 MLflow is imported lazily, with telemetry off. ``tracked_run(..., enabled=False)`` or env
 ``DENOISEBENCH_TRACKING=0`` gives a no-op run with the same API (fast tests, quick experiments).
+
+Runs of one pipeline run are grouped: under ``dvc exp run`` (``DVC_EXP_NAME``), or with ``DENOISEBENCH_RUN_GROUP``
+set, every stage run is a child of one parent run named after the group and carries the tag ``run_group``.
+A resumed training is a new run tagged ``resumed_from`` (the run it continues) and ``resumed_from_step``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import numpy as np
 
 EXPERIMENT_NAME = "denoisebench"
 ROOT_MARKER = "dvc.yaml"
+GROUP_ENV = "DENOISEBENCH_RUN_GROUP"
+PARENT_TAG = "mlflow.parentRunId"
+_METRIC_BATCH = 1000  # MLflow's per-batch metric limit
 _PARAM_VALUE_LIMIT = 6000  # MLflow truncates longer param values
 
 
@@ -89,6 +96,22 @@ def tracking_enabled(enabled: bool = True) -> bool:
     return enabled and flag not in {"0", "false", "no", "off"}
 
 
+def dvc_exp_name() -> str | None:
+    """The DVC experiment this process runs in (``DVC_EXP_NAME``, set by ``dvc exp run``), or None."""
+    return os.environ.get("DVC_EXP_NAME") or None
+
+
+def run_group() -> str | None:
+    """The pipeline run this stage belongs to: ``DENOISEBENCH_RUN_GROUP`` if set, else ``DVC_EXP_NAME``, else None."""
+    group = os.environ.get(GROUP_ENV) or dvc_exp_name()
+    if group and "'" in group:
+        from denoisebench.errors import ConfigError
+
+        raise ConfigError(f"run group {group!r} (env {GROUP_ENV} or DVC_EXP_NAME) must not contain a quote; "
+                          "choose another name")
+    return group
+
+
 def _mlflow() -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
@@ -115,6 +138,10 @@ class NullRun:
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Ignore tags."""
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str,
+                    profile: dict[str, Any] | None = None) -> None:
+        """Ignore a dataset input."""
 
 
 class TrackedRun:
@@ -182,6 +209,31 @@ class TrackedRun:
             if value is not None:
                 self.client.set_tag(self.run_id, key, str(value))
 
+    def log_dataset(self, name: str, digest: str, source: str, context: str,
+                    profile: dict[str, Any] | None = None) -> None:
+        """Log a dataset as a run input (MLflow's dataset tracking): ``digest`` identifies its content (first 36
+        characters kept), ``source`` where it was read, ``context`` its role ("training", "evaluation")."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
+                          profile=json.dumps(profile) if profile else None)
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context",
+                                                                                       context)])])
+
+    def copy_metrics(self, source_run_id: str, max_step: int) -> int:
+        """Copy every metric value of ``source_run_id`` logged at a step <= ``max_step`` into this run; return how
+        many values were copied."""
+        from mlflow.entities import Metric
+
+        values = [Metric(key, m.value, m.timestamp, m.step)
+                  for key in self.client.get_run(source_run_id).data.metrics
+                  for m in self.client.get_metric_history(source_run_id, key) if m.step <= max_step]
+        for start in range(0, len(values), _METRIC_BATCH):
+            self.client.log_batch(self.run_id, metrics=values[start : start + _METRIC_BATCH])
+        return len(values)
+
 
 def _experiment_id(client: Any, uri: str) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
@@ -196,15 +248,40 @@ def _experiment_id(client: Any, uri: str) -> str:
         return experiment.experiment_id
 
 
-def _reopen(client: Any, run_id: str) -> bool:
-    """Mark an existing run RUNNING again; False when the store does not know it."""
+def _group_parent(client: Any, experiment_id: str, group: str) -> str:
+    """The parent run of pipeline run ``group`` (found by its tags, else created), marked RUNNING."""
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
+    query = f"tags.run_group = '{group}' and tags.run_kind = 'pipeline'"
+    if baseline:
+        query += f" and tags.dvc_exp_baseline_rev = '{baseline}'"
+    found = client.search_runs([experiment_id], filter_string=query, max_results=1,
+                               order_by=["attributes.start_time ASC"])
+    if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id
+    tags = {"run_group": group, "run_kind": "pipeline", "dvc_exp_name": dvc_exp_name(),
+            "dvc_exp_baseline_rev": baseline}
+    return client.create_run(experiment_id, run_name=group,
+                             tags={k: str(v) for k, v in tags.items() if v is not None}).info.run_id
+
+
+def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> None:
+    """Tag ``run`` as continuing ``previous`` from ``step`` and copy that run's curves up to ``step``, so the new
+    run holds the model's whole curve with each step once. A ``previous`` left RUNNING (a killed process) is
+    marked KILLED, and so is its parent pipeline run if still RUNNING."""
+    run.set_tags({"resumed_from": previous, "resumed_from_step": step})
     try:
-        client.get_run(run_id)
+        old = client.get_run(previous)
     except Exception:
-        warnings.warn(f"MLflow run {run_id} not found in {client.tracking_uri}; starting a new run", stacklevel=3)
-        return False
-    client.update_run(run_id, status="RUNNING")
-    return True
+        warnings.warn(f"MLflow run {previous} (resumed from) not found in {client.tracking_uri}; its curves up to "
+                      f"step {step} are not copied", stacklevel=3)
+        return
+    if old.info.status == "RUNNING":
+        client.set_terminated(previous, status="KILLED")
+        parent = old.data.tags.get(PARENT_TAG)
+        if parent and client.get_run(parent).info.status == "RUNNING":  # its pipeline run died with it
+            client.set_terminated(parent, status="KILLED")
+    run.copy_metrics(previous, step)
 
 
 @contextlib.contextmanager
@@ -213,21 +290,23 @@ def tracked_run(
     method: str,
     dataset: str | None,
     params: dict[str, Any],
-    run_id: str | None = None,
+    resumed_from: tuple[str, int] | None = None,
     enabled: bool = True,
     profile: str | None = None,
 ) -> Iterator[TrackedRun | NullRun]:
-    """Open an MLflow run for one stage execution (or reopen ``run_id`` to resume it).
+    """Open a new MLflow run for one stage execution.
 
-    Params are logged when the run is new; a resumed run keeps its params (identical keys are skipped, a changed
-    value warns). The run ends FINISHED, or FAILED when the block raises.
+    Params are logged once (MLflow params never change); a resumed training is a new run with the params of this
+    execution, linked to the run it continues. Under a run group (:func:`run_group`) the run is a child of the
+    group's parent run. The run (and the parent) end FINISHED, or FAILED when the block raises.
 
     Args:
         stage: DVC stage name (``train``, ``predict``, ...).
         method: method or table entry name.
         dataset: dataset or test-set name, if any.
         params: the run's params (nested dicts are flattened with dots).
-        run_id: a previous run to reopen (resumed training).
+        resumed_from: ``(run id, step)`` of the run a resumed training continues: tagged ``resumed_from`` and
+            ``resumed_from_step``; its metrics up to that step are copied into the new run.
         enabled: False gives a :class:`NullRun`.
         profile: the params profile (demo/quick/paper), tagged when given.
     """
@@ -237,12 +316,11 @@ def tracked_run(
     mlflow = _mlflow()
     uri = tracking_uri()
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
-    resumed = run_id is not None and _reopen(client, run_id)
-    if not resumed:
-        name = "-".join(str(part) for part in (stage, method, dataset) if part)
-        run_id = client.create_run(_experiment_id(client, uri), run_name=name).info.run_id
-    assert run_id is not None
-    run = TrackedRun(client, run_id)
+    experiment_id = _experiment_id(client, uri)
+    group = run_group()
+    parent = _group_parent(client, experiment_id, group) if group else None
+    name = "-".join(str(part) for part in (stage, method, dataset) if part)
+    run = TrackedRun(client, client.create_run(experiment_id, run_name=name).info.run_id)
     revision = git_revision(find_repo_root())
     run.set_tags(
         {
@@ -252,15 +330,20 @@ def tracked_run(
             "profile": profile,
             "git_revision": revision,
             "mlflow.source.git.commit": revision,
-            "dvc_exp_name": os.environ.get("DVC_EXP_NAME"),
+            "dvc_exp_name": dvc_exp_name(),
+            "run_group": group,
+            "run_kind": "stage",
+            PARENT_TAG: parent,
         }
     )
-    if not resumed:
-        run.log_params(params)
+    run.log_params(params)
+    if resumed_from is not None:
+        _link_resumed(client, run, *resumed_from)
     status = "FAILED"
     try:
         yield run
         status = "FINISHED"
     finally:
-        client.set_terminated(run_id, status=status)
-
+        client.set_terminated(run.run_id, status=status)
+        if parent is not None:
+            client.set_terminated(parent, status=status)

@@ -5,23 +5,33 @@ The data stream is a pure function of ``(seed, step)``: step ``s`` draws its pat
 ``default_rng([seed, s, 1])`` for noise models without ``apply_torch``). A resumed run therefore sees exactly the
 batches an uninterrupted run would, and batches can be prepared ahead in worker threads without changing them.
 
-Files in ``out_dir``: ``state.pt`` (everything needed to resume, written atomically every ``checkpoint_every``
-steps and at the end) and ``model.pt`` (final weights, caller metadata and a training summary, written atomically
-at the end).
+Files in ``out_dir``: ``state.pt`` (everything needed to resume, written atomically at the end, and every
+``checkpoint_every`` steps unless a resume store is active) and ``model.pt`` (final weights, caller metadata and a
+training summary, written atomically at the end).
+
+Inside :func:`resume_store` (the ``train`` stage uses ``<repo root>/.denoisebench/checkpoints``) the intermediate
+``state.pt`` goes to ``<store>/<out_dir name>/<config hash>/`` instead, outside the folder DVC tracks: ``dvc exp run``
+restores tracked outputs from ``dvc.lock`` before it runs a stage, which would replace a newer ``state.pt`` in
+``out_dir``. A run resumes from the newest matching state of the two places; the store's copy is removed when the
+run finishes.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
+import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -40,6 +50,46 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], "tuple[torch.Ten
 Validator = Callable[[nn.Module, int], "dict[str, float]"]
 Callback = Callable[[int, "dict[str, float]"], None]
 
+#: Env override of the resume store used by the ``train`` stage (default ``<repo root>/.denoisebench/checkpoints``).
+STORE_ENV = "DENOISEBENCH_CHECKPOINTS"
+_STORE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("denoisebench_resume_store", default=None)
+
+
+class Stateful(Protocol):
+    """Caller state saved inside ``state.pt`` and restored on resume (e.g. a training-history recorder)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@contextlib.contextmanager
+def resume_store(root: str | os.PathLike[str]) -> Iterator[Path]:
+    """Within the block, :func:`train_model` keeps its intermediate ``state.pt`` under ``root`` (see module doc)."""
+    path = Path(root).resolve()
+    token = _STORE.set(path)
+    try:
+        yield path
+    finally:
+        _STORE.reset(token)
+
+
+def default_store_root() -> Path:
+    """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo root>/.denoisebench/checkpoints`` (gitignored).
+
+    The repository root is ``DENOISEBENCH_ROOT`` when set, else ``DVC_ROOT`` (set by DVC for every stage; for a
+    queued or ``--temp`` experiment it names the original repository, not the temporary copy that is deleted
+    afterwards), else the nearest folder above the working directory holding dvc.yaml.
+    """
+    from denoisebench.tracking import find_repo_root
+
+    env = os.environ.get(STORE_ENV)
+    if env:
+        return Path(env).expanduser()
+    dvc_root = os.environ.get("DVC_ROOT")
+    root = Path(dvc_root) if dvc_root and not os.environ.get("DENOISEBENCH_ROOT") else find_repo_root()
+    return root / ".denoisebench" / "checkpoints"
+
 
 @dataclass
 class TrainResult:
@@ -52,6 +102,7 @@ class TrainResult:
     final_loss: float | None
     run_id: str | None
     config_hash: str
+    lineage: list[dict[str, Any]]
 
 
 def mse_loss_fn(name: str = "mse") -> LossFn:
@@ -131,22 +182,33 @@ def _has_torch_noise(noise: Any, device: torch.device, channels: int) -> bool:
     return True
 
 
+def _newest_state(paths: Sequence[Path], digest: str, iterations: int) -> tuple[dict[str, Any] | None, Path | None]:
+    """The usable state with the highest step among ``paths`` (and where it was found)."""
+    found = [(state, path) for path in paths if (state := _load_state(path, digest, iterations)) is not None]
+    if not found:
+        if any(path.is_file() for path in paths):
+            log.warning("no usable checkpoint for config hash %s; starting fresh", digest)
+        return None, None
+    state, path = max(found, key=lambda item: int(item[0]["step"]))
+    log.info("%s: resuming from step %d", path, state["step"])
+    return state, path
+
+
 def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt file cannot be resumed; training restarts
-        log.warning("%s: unreadable checkpoint (%s); starting fresh", path, exc)
+        log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
         return None
     if state.get("format") != STATE_FORMAT or state.get("config_hash") != digest:
-        log.warning("%s: written for another config (hash %s, now %s); starting fresh",
+        log.warning("%s: written for another config (hash %s, now %s); ignoring it",
                     path, state.get("config_hash"), digest)
         return None
     if state["step"] > iterations:
-        log.warning("%s: at step %d, beyond iterations=%d; starting fresh", path, state["step"], iterations)
+        log.warning("%s: at step %d, beyond iterations=%d; not resuming from it", path, state["step"], iterations)
         return None
-    log.info("%s: resuming from step %d", path, state["step"])
     return state
 
 
@@ -171,8 +233,10 @@ def train_model(
     callbacks: Sequence[Callback] = (),
     meta: dict[str, Any] | None = None,
     tracking: dict[str, Any] | None = None,
+    stateful: Sequence[Stateful] = (),
 ) -> TrainResult:
-    """Train ``model`` on noisy/clean patch pairs; resume from ``out_dir/state.pt`` when it matches.
+    """Train ``model`` on noisy/clean patch pairs; resume from the newest matching ``state.pt`` (``out_dir``, or
+    the :func:`resume_store` when one is active).
 
     Args:
         model: maps a noisy (N, C, H, W) batch to its clean estimate (used by the default loss).
@@ -182,10 +246,13 @@ def train_model(
         out_dir: where ``state.pt`` and ``model.pt`` go.
         loss_fn: ``(model, noisy, clean, step) -> (loss, logs)``; default: ``config.loss`` of model(noisy) vs clean.
         validate: ``(model, step) -> metrics`` run in eval mode every ``config.val_every`` steps and at the end.
-        callbacks: ``(step, logs)`` after each step (and after that step's checkpoint).
+        callbacks: ``(step, logs)`` after each step, before that step's checkpoint (so the checkpoint holds the
+            ``stateful`` state that includes the step).
         meta: caller metadata stored in both checkpoints and hashed (e.g. ``{"method": ..., "method_config": ...}``).
         tracking: keyword arguments of :func:`denoisebench.tracking.tracked_run` (stage, method, dataset, profile,
-            enabled) plus optional extra ``params``; None disables tracking.
+            enabled) plus optional extra ``params`` and ``dataset_source`` (where the training images were read,
+            logged with the data fingerprint as the run's training dataset input); None disables tracking.
+        stateful: caller objects whose ``state_dict()`` is saved in ``state.pt`` and restored on resume.
 
     Returns:
         A :class:`TrainResult`.
@@ -210,11 +277,14 @@ def train_model(
     scaler = torch.amp.GradScaler("cuda", enabled=amp and cfg.amp_dtype == "float16")
     loss_fn = loss_fn or mse_loss_fn(cfg.loss)
     noise_params = getattr(noise, "params", None) or type(noise).__name__
-    digest = config_hash(cfg, meta, noise_params, data_fingerprint(images))
+    fingerprint = data_fingerprint(images)
+    digest = config_hash(cfg, meta, noise_params, fingerprint)
 
-    state_path = out / STATE_FILE
-    state = _load_state(state_path, digest, cfg.iterations)
-    start, run_id = 0, None
+    store = _STORE.get()
+    work_dir = None if store is None else store / out.name / digest
+    state_path = out / STATE_FILE if work_dir is None else work_dir / STATE_FILE
+    state, _ = _newest_state([state_path, out / STATE_FILE] if work_dir else [state_path], digest, cfg.iterations)
+    start, resumed_from, lineage = 0, None, []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -223,7 +293,10 @@ def train_model(
         torch.set_rng_state(state["rng"]["torch"])
         if cuda and state["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        start, run_id = int(state["step"]), state.get("run_id")
+        for obj, obj_state in zip(stateful, state.get("stateful", [])):
+            obj.load_state_dict(obj_state)
+        start, lineage = int(state["step"]), list(state.get("lineage", []))
+        resumed_from = (state["run_id"], start) if state.get("run_id") else None
 
     def snapshot(step: int, run: Any) -> dict[str, Any]:
         return {
@@ -231,10 +304,12 @@ def train_model(
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if cuda else []},
             "config": cfg.to_dict(), "config_hash": digest, "meta": meta, "run_id": run.run_id,
+            "lineage": lineage, "stateful": [obj.state_dict() for obj in stateful],
         }
 
     track = dict(tracking or {"enabled": False})
     extra_params = track.pop("params", {})
+    dataset_source = track.pop("dataset_source", None)
     track.setdefault("stage", "train")
     track.setdefault("method", meta.get("method", type(model).__name__))
     track.setdefault("dataset", None)
@@ -247,7 +322,10 @@ def train_model(
     sums: dict[str, torch.Tensor] = {}
     window, final_loss, step = 0, None, start
     t_start = t_window = time.perf_counter()
-    with tracked_run(params=params, run_id=run_id, **track) as run:
+    with tracked_run(params=params, resumed_from=resumed_from, **track) as run:
+        lineage = _extend_lineage(lineage, run, start)
+        run.log_dataset(track["dataset"] or "training images", fingerprint, dataset_source or "in memory",
+                        "training", {"images": len(sampler), "patch_size": cfg.patch_size})
         model.train()
         for step, clean_np, noisy_np in batches.iterate(start + 1, cfg.iterations):
             clean = torch.from_numpy(clean_np).to(device, non_blocking=True)
@@ -283,25 +361,41 @@ def train_model(
                 sums, window, t_window = {}, 0, now
             if validate is not None and cfg.val_every and step % cfg.val_every == 0:
                 _validate(model, validate, step, run)
-            if step % cfg.checkpoint_every == 0 and step != cfg.iterations:
-                _save(snapshot(step, run), state_path)
             bar.update(1)
             for callback in callbacks:
                 callback(step, step_logs)
+            if step % cfg.checkpoint_every == 0 and step != cfg.iterations:
+                _save(snapshot(step, run), state_path)
         bar.close()
         elapsed = time.perf_counter() - t_start
         done = cfg.iterations - start
         throughput = done * cfg.batch_size / elapsed if done else 0.0
         val_metrics = _validate(model, validate, cfg.iterations, run) if validate is not None and done else {}
-        _save(snapshot(cfg.iterations, run), state_path)
+        _save(snapshot(cfg.iterations, run), out / STATE_FILE)
         summary = {"steps": cfg.iterations, "resumed_from": start or None, "patches_per_second": throughput,
                    "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
-                   "run_id": run.run_id, "torch": str(torch.__version__), **val_metrics}
+                   "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__), **val_metrics}
         _save({"format": MODEL_FORMAT, "model": _cpu_state_dict(model), **meta, "train_config": cfg.to_dict(),
                "summary": summary}, out / MODEL_FILE)
         if done:
             run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
-    return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest)
+    if work_dir is not None:  # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
+        shutil.rmtree(work_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the entry's folder too, once no other config's state is left in it
+            work_dir.parent.rmdir()
+    return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest,
+                       lineage)
+
+
+def _extend_lineage(lineage: list[dict[str, Any]], run: Any, start: int) -> list[dict[str, Any]]:
+    """The executions that trained this model so far plus this one (run id, DVC experiment, first step); the
+    run is tagged ``dvc_exp_names`` with every experiment name of the chain, in order."""
+    from denoisebench.tracking import dvc_exp_name
+
+    chain = [*lineage, {"run_id": run.run_id, "dvc_exp_name": dvc_exp_name(), "from_step": start}]
+    names = list(dict.fromkeys(item["dvc_exp_name"] for item in chain if item.get("dvc_exp_name")))
+    run.set_tags({"dvc_exp_names": ",".join(names) if names else None})
+    return chain
 
 
 def _validate(model: nn.Module, validate: Validator, step: int, run: Any) -> dict[str, float]:

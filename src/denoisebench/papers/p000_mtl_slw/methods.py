@@ -156,7 +156,7 @@ class MTLMethod(LearnedMethod):
             model, images, PassThroughNoise(noise) if synth else noise, cfg, out_dir,
             loss_fn=make_loss_fn(self.objective(), synth), validate=validate,
             callbacks=[history.callback, *callbacks],
-            meta={"method": self.name, "method_config": self.params}, tracking=tracking,
+            meta={"method": self.name, "method_config": self.params}, tracking=tracking, stateful=[history],
         )
         self.last_result = result
         self._model, self._device = model.eval(), None

@@ -284,7 +284,9 @@ class History:
     """Training curves as CSV: every logged step's values and validation metrics, rewritten atomically.
 
     ``history.csv`` holds all columns; ``weights.csv`` the step and the weight columns (``w_*``, ``s_*``). On
-    resume, rows at or after the first step seen again are replaced.
+    resume, rows at or after the first step seen again are replaced. The rows are also part of the trainer's
+    resume state (``state_dict``), so a resume does not depend on the CSV left in ``out_dir`` (which
+    ``dvc exp run`` restores from ``dvc.lock`` before it runs).
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -294,6 +296,15 @@ class History:
         if self.path.is_file():
             for row in csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))):
                 self.rows[int(row["step"])] = {k: float(v) for k, v in row.items() if k != "step" and v != ""}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The recorded rows (saved in the trainer's ``state.pt``)."""
+        return {"rows": {step: dict(row) for step, row in self.rows.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the rows of a resumed checkpoint (replacing those read from the CSV)."""
+        self.rows = {int(step): dict(row) for step, row in state["rows"].items()}
+        self._fresh = True
 
     def record(self, step: int, values: dict[str, float]) -> None:
         if not values:
