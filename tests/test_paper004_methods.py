@@ -249,3 +249,15 @@ def test_lambda_p_defaults_to_the_classifiers_calibrated_value(repo_root: Path) 
         assert (ce["lambda_d"], ce["lambda_p"], ce["lambda_h"]) == (0.0, 0.0, 1.0)
         assert ce["init_checkpoint"] == f"models/liu_separate_s{sigma}/model.pt"
         assert ce["train_noise"] == {"name": "awgn", "sigma": sigma}
+
+
+def test_measure_lambda_p_at_a_separate_checkpoint(tmp_path: Path) -> None:
+    from denoisebench.methods.semantic_joint import measure_lambda_p
+
+    sep = build_method("liu_separate", {**SMALL, "train_noise": {"name": "awgn", "sigma": 25}})
+    sep.train(_images(), tmp_path, train_config={"iterations": 2, "batch_size": 4, "patch_size": 24,
+                                                 "progress": False})
+    res = measure_lambda_p(tmp_path / "model.pt", _images(), n_batches=2, batch_size=2, patch_size=40)
+    assert res["lambda_p"] == pytest.approx(0.5 * res["g_d"] / res["g_p"])
+    # L_D in eq. 1 units: a barely trained denoiser leaves at least the AWGN's 3 * 25**2 per pixel order
+    assert res["l_d"] > 100

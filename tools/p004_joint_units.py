@@ -7,6 +7,8 @@ The separate model: train `liu_separate_s25` with the quick schedule into $P004_
     python stages/train.py --entry liu_separate_s25 --out $P004_OUT   (then rename the folder to sep_s25)
 
 Usage: python tools/p004_joint_units.py norms | train NAME | eval NAME    (NAME: sep for eval, or a VARIANTS key)
+       python tools/p004_joint_units.py calibrate MODEL_PT [SIGMA]   lambda_p for a trained liu_separate model.pt
+       (gradient norms on 6 batches of 4 CBSD432 96x96 crops; data from DENOISEBENCH_MIRROR or data/raw)
 """
 import copy, json, os, sys, time
 from pathlib import Path
@@ -132,5 +134,13 @@ def evaluate(name):
     (OUT / f"psnr_{name}.json").write_text(json.dumps(res))
 
 
+def calibrate(model_pt, sigma="25"):
+    from denoisebench.methods.semantic_joint import measure_lambda_p
+
+    res = measure_lambda_p(model_pt, train_images(), sigma=float(sigma))
+    print(json.dumps({k: round(v, 6) for k, v in res.items()}, indent=1))
+
+
 if __name__ == "__main__":
-    {"norms": lambda: norms(), "train": lambda: train(sys.argv[2]), "eval": lambda: evaluate(sys.argv[2])}[sys.argv[1]]()
+    {"norms": lambda: norms(), "train": lambda: train(sys.argv[2]), "eval": lambda: evaluate(sys.argv[2]),
+     "calibrate": lambda: calibrate(*sys.argv[2:4])}[sys.argv[1]]()

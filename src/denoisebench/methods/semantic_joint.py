@@ -14,7 +14,8 @@ the denoiser is updated::
 Paper weights (classification): lambda_D = 1, lambda_P = 0.5 (VGG-16 relu3_3), lambda_H = 0.25. lambda_P is tied
 to the feature extractor's scale: for EfficientNet-Lite0 it is calibrated so that the perceptual term's initial
 gradient is 0.5 x the reconstruction term's (:func:`gradient_norms`, :func:`calibrate_lambda_p`; measured 0.20 at
-the quick separate sigma-25 model, ``python -m denoisebench.methods.semantic_joint`` re-measures it). The official
+the quick separate sigma-25 model; :func:`measure_lambda_p` and ``tools/p004_joint_units.py calibrate``
+re-measure it). The official
 (IJCAI) code trains the classification cascade with the cross-entropy alone: lambda_D = 0, lambda_P = 0,
 lambda_H = 1 (entries ``liu_joint_ce_*``).
 
@@ -169,7 +170,7 @@ class LiuJointMethod(LiuSeparateMethod):
         if params["lambda_p"] is None:
             if params["classifier"] not in CALIBRATED_LAMBDA_P:
                 raise ConfigError(f"liu_joint: no calibrated lambda_p for classifier {params['classifier']!r}; set "
-                                  "lambda_p (measure it: python -m denoisebench.methods.semantic_joint --help)")
+                                  "lambda_p (measure it: python tools/p004_joint_units.py calibrate MODEL_PT)")
             params["lambda_p"] = CALIBRATED_LAMBDA_P[params["classifier"]]
         for key in ("lambda_d", "lambda_p", "lambda_h"):
             if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or params[key] < 0:
@@ -276,34 +277,3 @@ def measure_lambda_p(init_checkpoint: str | Path, images: Sequence[np.ndarray], 
     norms = gradient_norms(denoiser, net, batches)
     return {**norms, "lambda_p": calibrate_lambda_p(norms, paper_lambda_p)}
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """CLI: print the gradient norms at a separate model and the lambda_p that calibrates the perceptual term."""
-    import argparse
-    import json
-
-    from denoisebench.datasets import list_samples
-
-    parser = argparse.ArgumentParser(
-        prog="python -m denoisebench.methods.semantic_joint",
-        description="Measure paper 004's initial gradient ratios and calibrate lambda_p for a classifier.")
-    parser.add_argument("--init", required=True, help="model.pt of a trained liu_separate entry")
-    parser.add_argument("--data-root", default="data/raw", help="folder holding the fetched datasets")
-    parser.add_argument("--dataset", default="cbsd432")
-    parser.add_argument("--limit", type=int, default=100, help="first N training images")
-    parser.add_argument("--sigma", type=float, default=25.0)
-    parser.add_argument("--classifier", default="efficientnet_lite0")
-    parser.add_argument("--classifier-weights", default=None)
-    parser.add_argument("--batches", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--patch-size", type=int, default=96)
-    args = parser.parse_args(argv)
-    images = [s.clean() for s in list_samples(args.dataset, args.data_root, limit=args.limit)]
-    result = measure_lambda_p(args.init, images, sigma=args.sigma, classifier=args.classifier,
-                              classifier_weights=args.classifier_weights, n_batches=args.batches,
-                              batch_size=args.batch_size, patch_size=args.patch_size)
-    print(json.dumps({k: round(v, 6) for k, v in result.items()}, indent=1))
-
-
-if __name__ == "__main__":
-    main()
