@@ -15,8 +15,7 @@ Paper weights (classification): lambda_D = 1, lambda_P = 0.5 (VGG-16 relu3_3), l
 to the feature extractor's scale: for EfficientNet-Lite0 it is calibrated so that the perceptual term's initial
 gradient is 0.5 x the reconstruction term's (:func:`gradient_norms`, :func:`calibrate_lambda_p`; measured 0.20 at
 the quick separate sigma-25 model; :func:`measure_lambda_p` and ``tools/p004_joint_units.py calibrate``
-re-measure it). The official
-(IJCAI) code trains the classification cascade with the cross-entropy alone: lambda_D = 0, lambda_P = 0,
+re-measure it). The official (IJCAI) code trains the classification cascade with the cross-entropy alone: lambda_D = 0, lambda_P = 0,
 lambda_H = 1 (entries ``liu_joint_ce_*``).
 
 Config: every ``liu_separate`` key (architecture, ``train_noise``, ``train``, ``amp``) plus
