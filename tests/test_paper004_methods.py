@@ -188,7 +188,7 @@ def test_configured_joint_terms_are_balanced_at_a_denoised_image(repo_root: Path
     weaker, on a photo with the residual error of a sigma-25 denoiser (about 8 grey levels)."""
     from skimage import data
 
-    from denoisebench.highlevel.efficientnet_lite import load_efficientnet_lite0
+    from denoisebench.papers.p004_semantic_denoise.highlevel.efficientnet_lite import load_efficientnet_lite0
 
     lam = _paper_lambdas(repo_root)
     cls = load_efficientnet_lite0()

@@ -260,7 +260,7 @@ def measure_lambda_p(init_checkpoint: str | Path, images: Sequence[np.ndarray], 
 
     import torch
 
-    from denoisebench.highlevel import build_classifier
+    from denoisebench.papers.p004_semantic_denoise.highlevel import build_classifier
     from denoisebench.training.patches import PatchSampler
 
     sep = METHODS.get("liu_separate")()
