@@ -281,14 +281,13 @@ def make_loss_fn(objective: Objective, synth: SigmaMapNoise | None = None) -> Ca
 
 
 class History:
-    """Training curves as CSV: every logged step's values and validation metrics, rewritten atomically.
-
-    ``history.csv`` holds all columns; ``weights.csv`` the step and the weight columns (``w_*``, ``s_*``). On
-    resume, rows at or after the first step seen again are replaced.
+    """Training curves as CSV: every logged step's values (averaged over the log window) and validation metrics,
+    rewritten atomically as ``history.csv``. On resume, rows at or after the first step seen again are replaced.
+    The per-step weights of strategy 1 are :class:`WeightTrace`'s ``weights.csv``.
     """
 
     def __init__(self, out_dir: Path) -> None:
-        self.path, self.weights_path = Path(out_dir) / "history.csv", Path(out_dir) / "weights.csv"
+        self.path = Path(out_dir) / "history.csv"
         self.rows: dict[int, dict[str, float]] = {}
         self._fresh = True
         if self.path.is_file():
@@ -306,20 +305,13 @@ class History:
 
     def _write(self) -> None:
         columns = sorted({k for r in self.rows.values() for k in r})
-        self._dump(self.path, columns)
-        weights = [c for c in columns if c.startswith(("w_", "s_"))]
-        if weights:
-            self._dump(self.weights_path, weights)
-
-    def _dump(self, path: Path, columns: list[str]) -> None:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["step", *columns])
         for step in sorted(self.rows):
             row = self.rows[step]
-            if any(c in row for c in columns):
-                writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
-        write_text_atomic(path, buf.getvalue())
+            writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
+        write_text_atomic(self.path, buf.getvalue())
 
     def callback(self, step: int, logs: dict[str, float]) -> None:
         """Trainer callback: records the averaged logs of each log step."""
@@ -334,3 +326,42 @@ class History:
             return metrics
 
         return wrapped
+
+
+class WeightTrace:
+    """The strategy-1 weights of every training step as ``weights.csv`` (a trainer callback).
+
+    Columns: ``step`` and the weighting's :meth:`~denoisebench.mtl.weighting.Weighting.step_record` (``w_*``; for
+    the min-norm weightings also the raw gradient norms ``gnorm_*`` and the normalisation divisors ``n_*``; for
+    Kendall's ``s_*``). One line is appended per step; on resume, the rows at or after the first step seen again
+    are dropped once, so the file always holds one row per step of the (possibly resumed) run.
+    """
+
+    def __init__(self, out_dir: Path, weighting: Weighting) -> None:
+        self.path, self.weighting = Path(out_dir) / "weights.csv", weighting
+        self.columns: list[str] | None = None
+
+    def _start(self, step: int, record: dict[str, float]) -> None:
+        self.columns = sorted(record)
+        kept: list[dict[str, str]] = []
+        if self.path.is_file():
+            rows = csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8")))
+            kept = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) < step]
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["step", *self.columns])
+        for row in kept:
+            writer.writerow([row["step"], *[row.get(c) or "" for c in self.columns]])
+        write_text_atomic(self.path, buf.getvalue())
+
+    def callback(self, step: int, logs: dict[str, float]) -> None:
+        """Trainer callback (every step): appends the weights used at ``step``."""
+        record = self.weighting.step_record()
+        if not record:
+            return
+        if self.columns is None:
+            self._start(step, record)
+        assert self.columns is not None
+        line = ",".join([str(step), *[("%.6g" % record[c]) if c in record else "" for c in self.columns]])
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
