@@ -236,3 +236,36 @@ def test_cbdnet_pipeline_sigma_map_keeps_the_noise_stream(shared_data: Path) -> 
     direct = np.stack([noise.apply(p.transpose(1, 2, 0), rng).transpose(2, 0, 1) for p in clean.numpy()])
     assert np.array_equal(noisy.numpy(), direct)
     assert sigma.shape == clean.shape and float(sigma.min()) >= 0 and float(sigma.max()) < 0.5
+
+
+def _report_stage():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "stages" / "report_000.py"
+    spec = importlib.util.spec_from_file_location("report_000_stage", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_weight_table_samples_the_trajectory_and_compares_with_the_baseline(tmp_path: Path) -> None:
+    import json
+
+    stage = _report_stage()
+    label = stage._label("hetero_gaussian")
+    (tmp_path / "models" / "dae_s1_hg_lossplus").mkdir(parents=True)
+    lines = ["step,w_kl,w_mse,w_ssim"] + [f"{s},{0.1},{1 - 0.1 - s / 250},{s / 250}" for s in range(1, 201)]
+    (tmp_path / "models" / "dae_s1_hg_lossplus" / "weights.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "metrics").mkdir()
+    for entry, value in (("dae_mse_hg", 20.0), ("dae_s1_hg_lossplus", 19.5)):
+        cell = {"cbsd68": {label: {"psnr": value, "ssim": 0.7}}}
+        (tmp_path / "metrics" / f"{entry}.json").write_text(json.dumps(cell))
+    params = {"profile": "quick", "methods": {"learned": {"dae_s1_hg_lossplus": {
+        "method": "mtl_dae", "strategy": "s1", "weighting": "slw", "weighting_params": {"grad_norm": "loss+"}}}}}
+    table = stage.weight_table(tmp_path / "models", tmp_path, params)
+    row = next(line for line in table if "dae_s1_hg_lossplus" in line)
+    assert "| slw | loss+ |" in row
+    assert "1: 0.90/0.00/0.10" in row and "50: 0.70/0.20/0.10" in row and "200: 0.10/0.80/0.10" in row
+    assert "19.50 (-0.50) / 0.700" in row and row.endswith("| n/a | 19.50 (-0.50) / 0.700 |")
