@@ -126,7 +126,8 @@ def test_normalised_combination_descends_along_the_min_norm_element() -> None:
             expected = n[0] * (alpha[:, None] * a / n[:, None]).sum(0) if normalize else (alpha[:, None] * a).sum(0)
             assert torch.allclose(theta.grad, expected, atol=1e-6), (grad_norm, normalize)
             record = w.step_record()
-            assert record["n_ssim"] == pytest.approx(float(n[1]), rel=1e-6) and record["gnorm_ssim"] == pytest.approx(2.0)
+            assert record["n_ssim"] == pytest.approx(float(n[1]), rel=1e-6)
+            assert record["gnorm_ssim"] == pytest.approx(2.0)
     with pytest.raises(ConfigError, match="grad_norm"):
         build_weighting("slw", ["mse", "ssim"], grad_norm="loss++")
 

@@ -149,7 +149,7 @@ class Weighting(nn.Module):
             raise ValueError(f"loss weighting {type(self).__name__}: needs the Gram matrix of the task gradients")
 
     def _remember(self, alpha: torch.Tensor, **per_task: torch.Tensor) -> None:
-        """Keep this step's ``w_<task>`` (and ``<key>_<task>`` for each extra per-task tensor) for :meth:`step_record`."""
+        """Keep this step's ``w_<task>`` (and ``<key>_<task>`` per extra per-task tensor) for :meth:`step_record`."""
         values = {"w": alpha, **per_task}
         self._record = {f"{key}_{t}": float(v[i]) for key, v in values.items() for i, t in enumerate(self.tasks)}
 
