@@ -11,9 +11,9 @@ import torch
 from denoisebench.errors import ConfigError
 from denoisebench.methods import build_method
 from denoisebench.papers.p000_mtl_slw import methods as _mtl
-from denoisebench.papers.p000_mtl_slw.objective import SigmaMapNoise
+from denoisebench.papers.p000_mtl_slw.objective import SigmaMapNoise, WeightTrace
 from denoisebench.papers.p000_mtl_slw.switching import TaskSwitcher
-from denoisebench.papers.p000_mtl_slw.weighting import build_weighting, min_norm_weights
+from denoisebench.papers.p000_mtl_slw.weighting import GRAD_NORMS, build_weighting, min_norm_weights, normalized_gram
 from denoisebench.noise import build_noise
 
 torch.set_num_threads(1)
@@ -46,7 +46,7 @@ def test_min_norm_solver_matches_closed_form_and_brute_force() -> None:
 def test_self_learning_weight_layer_converges_to_min_norm_weights() -> None:
     g = _toy_gradients()
     gram = g @ g.T
-    layer = build_weighting("slw", ["mse", "ssim"], normalize=False, lr=0.5, inner_steps=1)
+    layer = build_weighting("slw", ["mse", "ssim"], normalize=False, grad_norm="none", lr=0.5, inner_steps=1)
     losses = torch.tensor([1.0, 1.0])
     first = None
     for _ in range(600):
@@ -54,8 +54,99 @@ def test_self_learning_weight_layer_converges_to_min_norm_weights() -> None:
         first = alpha if first is None else first
     assert alpha[0].item() == pytest.approx(_closed_form(g), abs=2e-3)
     assert abs(first[0].item() - 0.5) < 0.05  # it learns gradually from the uniform start
-    exact = build_weighting("mgda", ["mse", "ssim"], normalize=False)
+    exact = build_weighting("mgda", ["mse", "ssim"], normalize=False, grad_norm="none")
     assert exact(losses, gram)[1][0].item() == pytest.approx(_closed_form(g), abs=1e-6)
+
+
+# Hand-computed min-norm weights under each gradient normalisation (Sener & Koltun's gradient_normalizers:
+# none: g; l2: g / |g|; loss: g / L; loss+: g / (L |g|)). Two tasks: g1 = (1, 0), g2 = (0, 2), L = (0.5, 2); the
+# normalised gradients are orthogonal, so alpha_1 = |h2|^2 / (|h1|^2 + |h2|^2) with h_t the normalised g_t:
+#   none: |h| = (1, 2)     -> alpha = (4/5, 1/5)
+#   l2:   |h| = (1, 1)     -> alpha = (1/2, 1/2)
+#   loss: |h| = (2, 1)     -> alpha = (1/5, 4/5)
+#   loss+: |h| = (2, 1/2)  -> alpha = (1/17, 16/17)
+TWO_TASKS = {"none": (0.8, 0.2), "l2": (0.5, 0.5), "loss": (0.2, 0.8), "loss+": (1 / 17, 16 / 17)}
+# Three orthogonal gradients g = (1, 0, 0), (0, 2, 0), (0, 0, 3), L = (1, 0.5, 0.25): alpha_t is proportional to
+# 1 / |h_t|^2, with |h| = (1, 2, 3) none, (1, 1, 1) l2, (1, 4, 12) loss, (1, 2, 4) loss+.
+THREE_ORTHOGONAL = {"none": (36 / 49, 9 / 49, 4 / 49), "l2": (1 / 3, 1 / 3, 1 / 3),
+                    "loss": (144 / 154, 9 / 154, 1 / 154), "loss+": (16 / 21, 4 / 21, 1 / 21)}
+# Three gradients with 0 in their hull (Pareto stationary): (1, 0), (0, 1), (-1/2, -1/2), L = 1. Solving
+# sum alpha_t h_t = 0 on the simplex: none: alpha = (1/4, 1/4, 1/2); l2 (h_3 = -(1, 1)/sqrt 2):
+# alpha_3 = 1 / (1 + sqrt 2) = sqrt 2 - 1, alpha_1 = alpha_2 = (2 - sqrt 2) / 2.
+STATIONARY = {"none": (0.25, 0.25, 0.5), "l2": (1 - 0.5 ** 0.5, 1 - 0.5 ** 0.5, 2 ** 0.5 - 1)}
+
+
+def _weights(grads: list[list[float]], losses: list[float], grad_norm: str, name: str = "mgda") -> torch.Tensor:
+    g = torch.tensor(grads)
+    tasks = ["mse", "ssim", "kl"][: len(grads)]
+    return build_weighting(name, tasks, grad_norm=grad_norm)(torch.tensor(losses), g @ g.T)[1]
+
+
+@pytest.mark.parametrize("grad_norm", sorted(TWO_TASKS))
+def test_min_norm_weights_of_two_tasks_under_each_normalisation(grad_norm: str) -> None:
+    alpha = _weights([[1.0, 0.0], [0.0, 2.0]], [0.5, 2.0], grad_norm)
+    assert alpha.tolist() == pytest.approx(TWO_TASKS[grad_norm], abs=1e-6)
+
+
+@pytest.mark.parametrize("grad_norm", sorted(THREE_ORTHOGONAL))
+def test_min_norm_weights_of_three_tasks_under_each_normalisation(grad_norm: str) -> None:
+    grads = [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]]
+    alpha = _weights(grads, [1.0, 0.5, 0.25], grad_norm)
+    assert alpha.tolist() == pytest.approx(THREE_ORTHOGONAL[grad_norm], abs=1e-4)
+
+
+@pytest.mark.parametrize("grad_norm", sorted(STATIONARY))
+def test_min_norm_weights_at_a_pareto_stationary_point(grad_norm: str) -> None:
+    alpha = _weights([[1.0, 0.0], [0.0, 1.0], [-0.5, -0.5]], [1.0, 1.0, 1.0], grad_norm)
+    assert alpha.tolist() == pytest.approx(STATIONARY[grad_norm], abs=2e-3)
+
+
+def test_self_learning_weight_follows_the_normalisation() -> None:
+    g = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    for grad_norm, expected in TWO_TASKS.items():
+        layer = build_weighting("slw", ["mse", "ssim"], grad_norm=grad_norm, lr=0.5)
+        for _ in range(800):
+            _, alpha = layer(torch.tensor([0.5, 2.0]), g @ g.T)
+        assert alpha[0].item() == pytest.approx(expected[0], abs=5e-3), grad_norm
+
+
+def test_normalised_combination_descends_along_the_min_norm_element() -> None:
+    """With ``normalize`` the network's gradient is n_0 times sum_t alpha_t g_t / n_t (MGDA's common descent
+    direction); without it, sum_t alpha_t g_t (the official code's back-propagated loss)."""
+    a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    for grad_norm in GRAD_NORMS.names():
+        for normalize in (True, False):
+            theta = torch.tensor([0.3, -0.2], requires_grad=True)
+            losses = torch.stack([1.0 + a[0] @ theta, 3.0 + a[1] @ theta])  # gradients a_t, losses 1.3 and 2.6
+            w = build_weighting("mgda", ["mse", "ssim"], grad_norm=grad_norm, normalize=normalize)
+            total, alpha = w(losses, a @ a.T)
+            total.backward()
+            _, n = normalized_gram(a @ a.T, losses.detach(), grad_norm)
+            n = n.float()
+            expected = n[0] * (alpha[:, None] * a / n[:, None]).sum(0) if normalize else (alpha[:, None] * a).sum(0)
+            assert torch.allclose(theta.grad, expected, atol=1e-6), (grad_norm, normalize)
+            record = w.step_record()
+            assert record["n_ssim"] == pytest.approx(float(n[1]), rel=1e-6)
+            assert record["gnorm_ssim"] == pytest.approx(2.0)
+    with pytest.raises(ConfigError, match="grad_norm"):
+        build_weighting("slw", ["mse", "ssim"], grad_norm="loss++")
+
+
+def test_weight_trace_writes_one_row_per_step_and_replaces_them_on_resume(tmp_path: Path) -> None:
+    w = build_weighting("equal", ["mse", "ssim"])
+    trace = WeightTrace(tmp_path, w)
+    trace.callback(1, {})  # nothing recorded before the first forward
+    assert not (tmp_path / "weights.csv").exists()
+    for step in range(1, 6):
+        w(torch.tensor([0.1, 0.2]))
+        trace.callback(step, {} if step % 2 else {"loss": 1.0})
+    rows = np.genfromtxt(tmp_path / "weights.csv", delimiter=",", names=True)
+    assert rows["step"].tolist() == [1, 2, 3, 4, 5] and np.allclose(rows["w_mse"], 0.5)
+    resumed = WeightTrace(tmp_path, w)  # a run resumed from the checkpoint of step 3
+    for step in (4, 5, 6):
+        resumed.callback(step, {})
+    rows = np.genfromtxt(tmp_path / "weights.csv", delimiter=",", names=True)
+    assert rows["step"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_uncertainty_weighting_params_get_gradients_and_equal_is_fixed() -> None:
@@ -117,7 +208,8 @@ def test_short_dae_training_reduces_the_loss(tmp_path: Path, config: dict) -> No
     assert rows["mse"][-1] < 0.7 * rows["mse"][0]
     if config["strategy"] == "s1":
         weights = np.genfromtxt(tmp_path / "weights.csv", delimiter=",", names=True)
-        assert len(weights) == 4 and np.allclose(weights["w_mse"] + weights["w_ssim"] + weights["w_kl"], 1, atol=1e-4)
+        assert weights["step"].tolist() == list(range(1, 25))  # every step, not only the logged ones
+        assert np.allclose(weights["w_mse"] + weights["w_ssim"] + weights["w_kl"], 1, atol=1e-4)
     restored = build_method("mtl_dae")
     restored.load(tmp_path / "model.pt")
     assert restored.params["strategy"] == config["strategy"]
@@ -171,5 +263,33 @@ def test_history_csv_survives_a_resume_whose_out_dir_was_restored(tmp_path: Path
     for name in ("history.csv", "weights.csv"):
         got, want = (np.genfromtxt(d / name, delimiter=",", names=True) for d in (out, tmp_path / "full"))
         columns = [c for c in want.dtype.names if c != "patches_per_s"]  # wall-clock throughput differs
-        assert got.dtype.names == want.dtype.names and list(got["step"]) == [2, 4, 6, 8]
+        steps = [2, 4, 6, 8] if name == "history.csv" else list(range(1, 9))  # weights.csv: every step
+        assert got.dtype.names == want.dtype.names and list(got["step"]) == steps
         assert all(np.array_equal(got[c], want[c]) for c in columns), name
+
+
+def _report_stage():
+    from denoisebench.papers.p000_mtl_slw import report
+
+    return report
+
+
+def test_report_weight_table_samples_the_trajectory_and_compares_with_the_baseline(tmp_path: Path) -> None:
+    import json
+
+    stage = _report_stage()
+    label = stage._label("hetero_gaussian")
+    (tmp_path / "models" / "dae_s1_hg_lossplus").mkdir(parents=True)
+    lines = ["step,w_kl,w_mse,w_ssim"] + [f"{s},{0.1},{1 - 0.1 - s / 250},{s / 250}" for s in range(1, 201)]
+    (tmp_path / "models" / "dae_s1_hg_lossplus" / "weights.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "metrics").mkdir()
+    for entry, value in (("dae_mse_hg", 20.0), ("dae_s1_hg_lossplus", 19.5)):
+        cell = {"cbsd68": {label: {"psnr": value, "ssim": 0.7}}}
+        (tmp_path / "metrics" / f"{entry}.json").write_text(json.dumps(cell))
+    params = {"profile": "quick", "methods": {"learned": {"dae_s1_hg_lossplus": {
+        "method": "mtl_dae", "strategy": "s1", "weighting": "slw", "weighting_params": {"grad_norm": "loss+"}}}}}
+    table = stage.weight_table(tmp_path / "models", tmp_path, params)
+    row = next(line for line in table if "dae_s1_hg_lossplus" in line)
+    assert "| slw | loss+ |" in row
+    assert "1: 0.90/0.00/0.10" in row and "50: 0.70/0.20/0.10" in row and "200: 0.10/0.80/0.10" in row
+    assert "19.50 (-0.50) / 0.700" in row and row.endswith("| n/a | 19.50 (-0.50) / 0.700 |")

@@ -21,8 +21,9 @@ TABLE2_LAYOUT: dict[str, dict[str, Any]] = {
         "DnCNN": "dncnn_color_blind", "FFDNet": "ffdnet_color", "BM3D": "bm3d"}},
     "HG": {"noise": "hetero_gaussian", "rows": {
         "Noisy input": "noisy",
-        "DAE": "dae_mse_hg", "DAE-S1": "dae_s1_hg", "DAE-S1 (uncertainty)": "dae_s1u_hg",
-        "DAE-S1 (equal)": "dae_s1e_hg", "DAE-S2": "dae_s2_hg",
+        "DAE": "dae_mse_hg", "DAE-S1": "dae_s1_hg", "DAE-S1 (loss norm.)": "dae_s1_hg_loss",
+        "DAE-S1 (loss+ norm.)": "dae_s1_hg_lossplus", "DAE-S1 (no norm.)": "dae_s1_hg_none",
+        "DAE-S1 (uncertainty)": "dae_s1u_hg", "DAE-S1 (equal)": "dae_s1e_hg", "DAE-S2": "dae_s2_hg",
         "DnCNN": "dncnn_color_blind", "FFDNet": "ffdnet_color", "BM3D": "bm3d"}},
     "HG+ISP": {"noise": "cbdnet", "rows": {
         "Noisy input": "noisy",

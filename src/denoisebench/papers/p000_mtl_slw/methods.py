@@ -9,8 +9,10 @@ Two methods, one per host network, each trainable as the plain MSE baseline or w
 
 Config (a ``methods.learned`` entry):
     strategy: ``mse`` (baseline), ``s1`` (weighted sum of the sub-task losses) or ``s2`` (task switching).
-    weighting: for s1, a name of :data:`~denoisebench.papers.p000_mtl_slw.weighting.WEIGHTINGS` (``slw``, ``uncertainty``,
-        ``equal``, ``mgda``); weighting_params: its keyword arguments (e.g. ``{lr: 0.1, inner_steps: 1}``).
+    weighting: for s1, a name of :data:`~denoisebench.papers.p000_mtl_slw.weighting.WEIGHTINGS` (``slw``,
+        ``uncertainty``, ``equal``, ``mgda``); weighting_params: its keyword arguments (e.g. ``{grad_norm: l2,
+        lr: 0.1, inner_steps: 1}``; ``grad_norm``, for slw/mgda, is the gradient normalisation ``none`` | ``l2`` |
+        ``loss`` | ``loss+`` of Sener & Koltun's code, default ``l2``).
     tasks: sub-task losses, MSE first (default [mse, ssim, kl]).
     grad_params: ``last`` (default) or ``all``: parameters MGDA's per-task gradients are taken on.
     switch_every, switch_order: the s2 schedule (steps per task turn; visiting order, default ``tasks``).
@@ -126,10 +128,11 @@ class MTLMethod(LearnedMethod):
               val_images: Sequence[np.ndarray] | None = None, tracking: dict[str, Any] | None = None,
               callbacks: Sequence[Any] = (), **kwargs: Any) -> Path:
         """Train on clean images with noise synthesised on the fly; write ``model.pt``, ``history.csv`` and, for
-        s1, ``weights.csv`` in ``out_dir``; return the path of ``model.pt``."""
+        s1, ``weights.csv`` (the weights of every step) in ``out_dir``; return the path of ``model.pt``."""
         import torch
 
-        from denoisebench.papers.p000_mtl_slw.objective import History, PassThroughNoise, SigmaMapNoise, make_loss_fn
+        from denoisebench.papers.p000_mtl_slw.objective import (History, PassThroughNoise, SigmaMapNoise, WeightTrace,
+                                                                make_loss_fn)
         from denoisebench.training import TrainConfig, psnr_validator, train_model
 
         if kwargs:
@@ -149,14 +152,16 @@ class MTLMethod(LearnedMethod):
         torch.manual_seed(cfg.seed)
         model = self.build_network()
         history = History(Path(out_dir))
+        traces = [WeightTrace(Path(out_dir), model.weighting)] if model.weighting is not None else []
         synth = SigmaMapNoise(noise, cfg.seed) if self.has_sigma else None
         validate = history.wrap_validator(psnr_validator(val_images, noise, seed=cfg.seed)) if val_images else None
         tracking = None if tracking is None else {"method": self.name, **tracking}
         result = train_model(
             model, images, PassThroughNoise(noise) if synth else noise, cfg, out_dir,
             loss_fn=make_loss_fn(self.objective(), synth), validate=validate,
-            callbacks=[history.callback, *callbacks],
-            meta={"method": self.name, "method_config": self.params}, tracking=tracking, stateful=[history],
+            callbacks=[history.callback, *(t.callback for t in traces), *callbacks],
+            meta={"method": self.name, "method_config": self.params}, tracking=tracking,
+            stateful=[history, *traces],
         )
         self.last_result = result
         self._model, self._device = model.eval(), None

@@ -281,16 +281,15 @@ def make_loss_fn(objective: Objective, synth: SigmaMapNoise | None = None) -> Ca
 
 
 class History:
-    """Training curves as CSV: every logged step's values and validation metrics, rewritten atomically.
-
-    ``history.csv`` holds all columns; ``weights.csv`` the step and the weight columns (``w_*``, ``s_*``). On
-    resume, rows at or after the first step seen again are replaced. The rows are also part of the trainer's
-    resume state (``state_dict``), so a resume does not depend on the CSV left in ``out_dir`` (which
-    ``dvc exp run`` restores from ``dvc.lock`` before it runs).
+    """Training curves as CSV: every logged step's values (averaged over the log window) and validation metrics,
+    rewritten atomically as ``history.csv``. On resume, rows at or after the first step seen again are replaced.
+    The rows are also part of the trainer's resume state (``state_dict``), so a resume does not depend on the CSV
+    left in ``out_dir`` (which ``dvc exp run`` restores from ``dvc.lock`` before it runs). The per-step weights of
+    strategy 1 are :class:`WeightTrace`'s ``weights.csv``.
     """
 
     def __init__(self, out_dir: Path) -> None:
-        self.path, self.weights_path = Path(out_dir) / "history.csv", Path(out_dir) / "weights.csv"
+        self.path = Path(out_dir) / "history.csv"
         self.rows: dict[int, dict[str, float]] = {}
         self._fresh = True
         if self.path.is_file():
@@ -317,20 +316,13 @@ class History:
 
     def _write(self) -> None:
         columns = sorted({k for r in self.rows.values() for k in r})
-        self._dump(self.path, columns)
-        weights = [c for c in columns if c.startswith(("w_", "s_"))]
-        if weights:
-            self._dump(self.weights_path, weights)
-
-    def _dump(self, path: Path, columns: list[str]) -> None:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["step", *columns])
         for step in sorted(self.rows):
             row = self.rows[step]
-            if any(c in row for c in columns):
-                writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
-        write_text_atomic(path, buf.getvalue())
+            writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
+        write_text_atomic(self.path, buf.getvalue())
 
     def callback(self, step: int, logs: dict[str, float]) -> None:
         """Trainer callback: records the averaged logs of each log step."""
@@ -345,3 +337,57 @@ class History:
             return metrics
 
         return wrapped
+
+
+class WeightTrace:
+    """The strategy-1 weights of every training step as ``weights.csv`` (a trainer callback).
+
+    Columns: ``step`` and the weighting's :meth:`~denoisebench.papers.p000_mtl_slw.weighting.Weighting.step_record`
+    (``w_*``; for the min-norm weightings also the raw gradient norms ``gnorm_*`` and the normalisation divisors
+    ``n_*``; for Kendall's ``s_*``). One line is appended per step; on resume, the rows at or after the first step
+    seen again are dropped once, so the file always holds one row per step of the (possibly resumed) run. The
+    lines are part of the trainer's resume state too, so a resume does not depend on the CSV in ``out_dir``.
+    """
+
+    def __init__(self, out_dir: Path, weighting: Weighting) -> None:
+        self.path, self.weighting = Path(out_dir) / "weights.csv", weighting
+        self.columns: list[str] | None = None
+        self.lines: list[tuple[int, str]] = []
+        self._restored = self._started = False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Columns and lines written so far (saved in the trainer's ``state.pt``)."""
+        return {"columns": self.columns, "lines": list(self.lines)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a resumed checkpoint's lines; the file is rewritten from them at the next step."""
+        self.columns = state["columns"]
+        self.lines = [(int(step), str(line)) for step, line in state["lines"]]
+        self._restored = True
+
+    def _start(self, step: int, record: dict[str, float]) -> None:
+        """First step of this process: keep earlier rows (from the resume state, else the file), drop the rest."""
+        if not self._restored:
+            self.columns = sorted(record)
+            if self.path.is_file():
+                rows = csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8")))
+                self.lines = [(int(r["step"]), ",".join([r["step"], *[r.get(c) or "" for c in self.columns]]))
+                              for r in rows if r.get("step", "").isdigit()]
+        self.lines = [(s, line) for s, line in self.lines if s < step]
+        assert self.columns is not None
+        text = "".join(line + "\n" for _, line in self.lines)
+        write_text_atomic(self.path, ",".join(["step", *self.columns]) + "\n" + text)
+        self._restored, self._started = False, True
+
+    def callback(self, step: int, logs: dict[str, float]) -> None:
+        """Trainer callback (every step): appends the weights used at ``step``."""
+        record = self.weighting.step_record()
+        if not record:
+            return
+        if not self._started:
+            self._start(step, record)
+        assert self.columns is not None
+        line = ",".join([str(step), *[("%.6g" % record[c]) if c in record else "" for c in self.columns]])
+        self.lines.append((step, line))
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")

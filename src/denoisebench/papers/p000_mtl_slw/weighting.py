@@ -7,21 +7,30 @@ Learning an unconstrained alpha by descending sum_t alpha_t L_t collapses (alpha
 
 - ``slw`` (the faithful reading, method-specs 3(b)): alpha = softmax(w), w the bias-free weight layer; every
   step, w takes ``inner_steps`` gradient steps (rate ``lr``) on the min-norm objective alpha^T G alpha, G the Gram
-  matrix of the per-task gradients of the shared parameters (scaled by each task's running mean loss, the MGDA
-  "loss+" normalisation, and by the mean of its diagonal so ``lr`` is scale-free); theta is then updated with
-  sum_t alpha_t L_t, alpha detached. w persists across steps, so alpha is learned, not re-solved.
+  matrix of the per-task gradients of the shared parameters after the gradient normalisation ``grad_norm`` (then
+  scaled by the mean of its diagonal so ``lr`` is scale-free); theta is then updated with the weighted losses,
+  alpha detached. w persists across steps, so alpha is learned, not re-solved.
 - ``mgda``: the exact min-norm alpha of every batch (Sener & Koltun's Frank-Wolfe solver), an ablation.
 - ``uncertainty``: Kendall et al. (the paper's [17]): sum_t exp(-s_t) L_t + s_t with learnable s_t.
 - ``equal``: fixed alpha_t = 1/T, the control.
 
-With ``normalize`` (default, all but ``uncertainty``) the combined loss is sum_t alpha_t (Lbar_0 / Lbar_t) L_t, Lbar
-the running means (EMA) of the task losses and task 0 the MSE: every task contributes on the MSE's scale, and
-alpha = (1, 0, 0) gives exactly the MSE loss.
+Gradient normalisations of the min-norm weightings (:data:`GRAD_NORMS`; Sener & Koltun's official code,
+``gradient_normalizers`` in ``multi_task/min_norm_solvers.py``, divides each task gradient g_t by n_t before the
+min-norm solve): ``none`` n_t = 1; ``l2`` n_t = ||g_t||; ``loss`` n_t = L_t; ``loss+`` n_t = L_t ||g_t||, with the
+current batch's loss and gradient. Default ``l2``, the only one that is invariant to each loss's units (MSE of
+[0, 1] data, 1 - SSIM and a KL in nats differ by orders of magnitude) and does not presume a loss's minimum is 0
+(the KL's is not, for non-Gaussian noise); see docs/paper_000.md.
+
+Combination. With ``normalize`` (default, all but ``uncertainty``) every task is put on task 0's (the MSE's)
+scale: the min-norm weightings minimise sum_t alpha_t (n_0 / n_t) L_t (n detached), whose gradient is n_0 times the
+min-norm element of the normalised gradients (the common descent direction MGDA guarantees), and ``equal``
+minimises sum_t alpha_t (Lbar_0 / Lbar_t) L_t with running means Lbar (EMA). alpha = (1, 0, 0) gives exactly the
+MSE loss either way. ``normalize: false`` uses sum_t alpha_t L_t (what the official MGDA code back-propagates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -63,15 +72,39 @@ def min_norm_weights(gram: torch.Tensor, iterations: int = 250, tol: float = 1e-
     return alpha.to(gram.dtype)
 
 
+GradNorm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: Gradient normalisations of the min-norm weightings: (batch losses (T,), gradient norms (T,)) -> divisors n_t.
+GRAD_NORMS: Registry[GradNorm] = Registry("gradient normalisation")
+GRAD_NORMS.add("none", lambda losses, norms: torch.ones_like(norms))  # raw gradients (the MGDA paper)
+GRAD_NORMS.add("l2", lambda losses, norms: norms)  # unit gradients: only their directions count
+GRAD_NORMS.add("loss", lambda losses, norms: losses)  # g_t / L_t = grad log L_t: relative progress
+GRAD_NORMS.add("loss+", lambda losses, norms: losses * norms)  # the official code's sample configuration
+#: The default normalisation (scale-invariant per task; docs/paper_000.md says why).
+DEFAULT_GRAD_NORM = "l2"
+
+
+def normalized_gram(gram: torch.Tensor, losses: torch.Tensor, grad_norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Gram matrix of the normalised gradients g_t / n_t and the divisors n (T,), for ``grad_norm``.
+
+    ``gram`` is the raw Gram matrix G_ij = g_i . g_j (so ||g_t|| = sqrt(G_tt)); ``losses`` the batch task losses.
+    Divisors are floored at 1e-12 (a zero gradient or loss stays zero instead of dividing by zero).
+    """
+    g = gram.detach().double()
+    norms = g.diagonal().clamp_min(0.0).sqrt()
+    n = GRAD_NORMS.get(grad_norm)(losses.detach().double().to(g.device), norms).clamp_min(1e-12)
+    return g / torch.outer(n, n), n
+
+
 class Weighting(nn.Module):
     """Base class: running loss means (for normalisation) and the combination sum_t alpha_t L_t.
 
     Args:
         tasks: task names, in the order of the loss vectors (task 0 sets the scale: the MSE).
-        normalize: scale each task by Lbar_0 / Lbar_t (running means) in the combination and the Gram matrix.
+        normalize: scale each task by Lbar_0 / Lbar_t (running means) in the combination.
         ema: decay of the running means.
 
     Subclasses implement :meth:`alpha` and set ``needs_gradients`` when they read the per-task Gram matrix.
+    :meth:`step_record` gives the values of the latest step (``w_*``, ...), for the per-step ``weights.csv``.
     """
 
     needs_gradients: ClassVar[bool] = False
@@ -88,6 +121,7 @@ class Weighting(nn.Module):
         self.ema = float(ema)
         self.register_buffer("running", torch.ones(len(tasks)))
         self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+        self._record: dict[str, float] = {}
 
     def _update_running(self, losses: torch.Tensor) -> None:
         with torch.no_grad():
@@ -108,18 +142,29 @@ class Weighting(nn.Module):
         """The task weights (T,) for this step; they sum to 1."""
         raise NotImplementedError
 
-    def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Combined loss and the (detached) weights, from the (T,) task losses and the raw Gram matrix."""
+    def _check(self, losses: torch.Tensor, gram: torch.Tensor | None) -> None:
         if losses.shape != (len(self.tasks),):
             raise ValueError(f"loss weighting: expected {len(self.tasks)} task losses, got shape {tuple(losses.shape)}")
         if self.needs_gradients and gram is None:
             raise ValueError(f"loss weighting {type(self).__name__}: needs the Gram matrix of the task gradients")
+
+    def _remember(self, alpha: torch.Tensor, **per_task: torch.Tensor) -> None:
+        """Keep this step's ``w_<task>`` (and ``<key>_<task>`` per extra per-task tensor) for :meth:`step_record`."""
+        values = {"w": alpha, **per_task}
+        self._record = {f"{key}_{t}": float(v[i]) for key, v in values.items() for i, t in enumerate(self.tasks)}
+
+    def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Combined loss and the (detached) weights, from the (T,) task losses and the raw Gram matrix."""
+        self._check(losses, gram)
         self._update_running(losses)
         scales = self.scales().to(losses.dtype)
-        if gram is not None:
-            gram = gram.detach().float() * torch.outer(scales, scales).to(gram.device) / self.running[0] ** 2
         alpha = self.alpha(gram).detach().to(losses.dtype)
+        self._remember(alpha)
         return (alpha * scales * losses).sum(), alpha
+
+    def step_record(self) -> dict[str, float]:
+        """The latest step's weights (``w_*``) and the weighting's other per-step values; {} before the first step."""
+        return dict(self._record)
 
     def extra_logs(self) -> dict[str, torch.Tensor]:
         """Additional per-task quantities to log (e.g. Kendall's s_t)."""
@@ -134,11 +179,39 @@ class EqualWeighting(Weighting):
         return torch.full((len(self.tasks),), 1.0 / len(self.tasks), device=self.running.device)
 
 
-@WEIGHTINGS.register("mgda")
-class MGDAWeighting(Weighting):
-    """Exact min-norm weights of every batch (Sener & Koltun); an ablation of ``slw``."""
+class MinNormWeighting(Weighting):
+    """Weights from the min-norm problem of eq. 7 on the normalised task gradients g_t / n_t (see module doc).
+
+    Args:
+        grad_norm: a name of :data:`GRAD_NORMS` (``none``, ``l2``, ``loss``, ``loss+``).
+        normalize: combine as sum_t alpha_t (n_0 / n_t) L_t (default) instead of sum_t alpha_t L_t.
+
+    Per-step record: ``w_*``, the raw gradient norms ``gnorm_*`` and the divisors ``n_*``.
+    """
 
     needs_gradients = True
+
+    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, grad_norm: str = DEFAULT_GRAD_NORM) -> None:
+        super().__init__(tasks, normalize)
+        if grad_norm not in GRAD_NORMS:
+            raise ConfigError(f"{type(self).__name__}: grad_norm={grad_norm!r} is not one of "
+                              f"{', '.join(GRAD_NORMS.names())} (weighting_params.grad_norm)")
+        self.grad_norm = grad_norm
+
+    def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check(losses, gram)
+        assert gram is not None
+        self._update_running(losses)
+        g_hat, n = normalized_gram(gram, losses, self.grad_norm)
+        alpha = self.alpha(g_hat.float()).detach().to(losses.dtype)
+        scales = (n[0] / n if self.normalize else torch.ones_like(n)).to(losses.device, losses.dtype)
+        self._remember(alpha, gnorm=gram.detach().diagonal().clamp_min(0).sqrt(), n=n)
+        return (alpha * scales * losses).sum(), alpha
+
+
+@WEIGHTINGS.register("mgda")
+class MGDAWeighting(MinNormWeighting):
+    """Exact min-norm weights of every batch (Sener & Koltun); an ablation of ``slw``."""
 
     def alpha(self, gram: torch.Tensor | None) -> torch.Tensor:
         assert gram is not None
@@ -146,7 +219,7 @@ class MGDAWeighting(Weighting):
 
 
 @WEIGHTINGS.register("slw")
-class SelfLearningWeight(Weighting):
+class SelfLearningWeight(MinNormWeighting):
     """The paper's self-learning weight layer: alpha = softmax(w), w descending the min-norm objective of eq. 7.
 
     Args:
@@ -154,11 +227,9 @@ class SelfLearningWeight(Weighting):
         inner_steps: descent steps of w per training step.
     """
 
-    needs_gradients = True
-
-    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, ema: float = 0.99, lr: float = 0.1,
-                 inner_steps: int = 1) -> None:
-        super().__init__(tasks, normalize, ema)
+    def __init__(self, tasks: Sequence[str], normalize: bool | None = None, grad_norm: str = DEFAULT_GRAD_NORM,
+                 lr: float = 0.1, inner_steps: int = 1) -> None:
+        super().__init__(tasks, normalize, grad_norm)
         if lr <= 0 or inner_steps < 1:
             raise ConfigError(f"slw weighting: need lr > 0 and inner_steps >= 1, got lr={lr}, inner_steps={inner_steps}")
         self.lr, self.inner_steps = float(lr), int(inner_steps)
@@ -203,7 +274,9 @@ class UncertaintyWeighting(Weighting):
         self._update_running(losses)
         s = self.log_vars.to(losses.dtype)
         total = (torch.exp(-s) * self.scales().to(losses.dtype) * losses + s).sum()
-        return total, self.alpha(None)
+        alpha = self.alpha(None)
+        self._remember(alpha, s=self.log_vars.detach())
+        return total, alpha
 
     def extra_logs(self) -> dict[str, torch.Tensor]:
         return {f"s_{t}": self.log_vars.detach()[i] for i, t in enumerate(self.tasks)}
