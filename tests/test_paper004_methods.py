@@ -210,7 +210,7 @@ def test_configured_joint_terms_are_balanced_at_a_denoised_image(repo_root: Path
 
 
 def test_gradient_norms_and_lambda_p_calibration() -> None:
-    from denoisebench.models.multiscale import MultiScaleDenoiser
+    from denoisebench.papers.p004_semantic_denoise.multiscale import MultiScaleDenoiser
 
     torch.manual_seed(0)
     den = MultiScaleDenoiser(encoding=(16, 4, 4, 16), decoding=(32, 8, 8, 32), stem=8)

@@ -127,7 +127,7 @@ def _entry_weighting(params: dict[str, Any], entry: str) -> tuple[str, str]:
     from denoisebench.config import method_entry
     from denoisebench.errors import ConfigError
     from denoisebench.methods import build_method
-    from denoisebench.mtl.weighting import DEFAULT_GRAD_NORM, WEIGHTINGS, MinNormWeighting
+    from denoisebench.papers.p000_mtl_slw.weighting import DEFAULT_GRAD_NORM, WEIGHTINGS, MinNormWeighting
 
     try:
         spec = method_entry(params, entry)
