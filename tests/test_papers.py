@@ -100,8 +100,10 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
            # the installed package is the checkout's; the copy's papers folder is searched after it
            "DENOISEBENCH_PAPER_PATH": str(work / "src" / "denoisebench" / "papers")}
     listing = json.loads(_run([sys.executable, "-m", "denoisebench.cli", "methods", "--json"], work, env))
-    toy = next(row for row in listing if row["name"] == "toy")
-    assert toy["paper"] == "toy" and toy["parameters"] > 0
+    toy = next(row for row in listing["methods"] if row["name"] == "toy")
+    assert toy["paper"] == "999 toy" and toy["parameters"] > 0
+    assert "| [999](reports/papers/999.md) | `toy` | A toy paper | methods `toy`; 1 pipeline entries" in \
+        _run([sys.executable, "-m", "denoisebench.cli", "papers"], work, env)
     _run(["git", "init", "-q"], work, env)
     _run(["dvc", "repro", "tables"], work, env)
     assert (work / "models" / "toy_entry" / "model.pt").is_file()
@@ -110,3 +112,12 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
     page = (work / "reports" / "papers" / "999.md").read_text(encoding="utf-8")
     assert "# 999 · toy: A toy paper" in page
     assert f"{psnr:.2f} (Δ {psnr - 30.0:+.2f}) [demo" in page
+
+
+def test_readme_paper_table_is_generated_from_the_declarations() -> None:
+    from denoisebench.paper_status import README_END, README_START, status_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split(README_START)[1].split(README_END)[0]
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    assert block.strip() == status_table(params).strip(), "run `denoisebench papers --readme README.md`"

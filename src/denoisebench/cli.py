@@ -187,11 +187,14 @@ def cmd_methods(args: argparse.Namespace) -> int:
     """Registered methods, then the method entries of the project's params.yaml (usable as ``--method``)."""
     from denoisebench.config import method_entry
     from denoisebench.methods import METHODS
+    from denoisebench.papers import paper_of_module
 
     rows = []
     for name in METHODS.names():
         cls = METHODS.get(name)
-        rows.append({"name": name, "paper": cls.paper, "kind": cls.kind, "parameters": cls().parameter_count()})
+        paper = paper_of_module(cls.__module__)  # the package the method lives in; core methods are baselines
+        rows.append({"name": name, "paper": f"{paper.number} {paper.key}" if paper else cls.paper, "kind": cls.kind,
+                     "parameters": cls().parameter_count()})
     params_file, params, groups = _params_entries(args.params)
     entries = []
     for name, group in groups.items():
@@ -218,6 +221,24 @@ def cmd_methods(args: argparse.Namespace) -> int:
     for row in entries:
         state = "-" if row["trained"] is None else ("trained" if row["trained"] else "not trained yet")
         print(f"{row['entry']:<22}{row['group']:<11}{row['method']:<14}{state}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------ papers
+@command("papers")
+def cmd_papers(args: argparse.Namespace) -> int:
+    """Each discovered paper's status (from its declaration and the params entries); ``--readme`` rewrites the
+    README's generated paper table."""
+    from denoisebench.config import find_params_file, load_params
+    from denoisebench.paper_status import status_table, update_readme
+
+    params_file = find_params_file(args.params)
+    params = load_params(params_file) if params_file is not None else {}
+    if args.readme:
+        changed = update_readme(Path(args.readme), params)
+        print(f"{args.readme}: paper table {'updated' if changed else 'already up to date'}")
+        return 0
+    print(status_table(params), end="")
     return 0
 
 
@@ -263,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list registered methods and the params.yaml method entries")
     p.add_argument("--json", action="store_true")
     p.add_argument("--params", help="params.yaml whose entries to list (default: the project root's)")
+
+    p = sub.add_parser("papers", help="what each paper's package implements (the README's paper table)")
+    p.add_argument("--params", help="params.yaml (default: the project root's)")
+    p.add_argument("--readme", help="rewrite the generated paper table of this README instead of printing it")
     return parser
 
 
