@@ -8,7 +8,7 @@ keeps its points. Runs at several learning rates share one CSV (column ``lr``); 
 unit in which curves at different rates are compared.
 
     python stages/convergence_003.py run --lr 2e-5 --iterations 4000 --every 250 --size 64 --csv curve.csv
-    python stages/convergence_003.py fit --csv curve.csv      # saturating-exponential fit per learning rate
+    python stages/convergence_003.py fit --csv curve.csv      # exponential and power-law fits per learning rate
 
 Noise: AWGN on the crop, seeded with ``derive_seed`` (as ``fig7_003``), not clipped; scores with the default
 protocol (RGB, rounded uint8, Wang SSIM).
@@ -100,47 +100,82 @@ def _fmt(scores: dict[str, float]) -> dict[str, str]:
     return {"psnr": f"{scores['psnr']:.4f}", "ssim": f"{scores['ssim']:.4f}"}
 
 
+def _fit(model: Any, u: np.ndarray, psnr: np.ndarray, guess: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    with warnings.catch_warnings():  # an undetermined covariance shows as infinite standard errors
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, cov = curve_fit(model, u, psnr, p0=guess, maxfev=20000)
+    rms = float(np.sqrt(np.mean((model(u, *params) - psnr) ** 2)))
+    return params, np.sqrt(np.diag(cov)), rms
+
+
 def saturating_fit(u: np.ndarray, psnr: np.ndarray) -> dict[str, float]:
     """Least-squares fit of ``psnr = p_inf - a * exp(-u / tau)``; parameters with their standard errors and the
     ``u`` at which the fitted curve is within 0.1 dB of ``p_inf`` (``u_flat = tau * ln(a / 0.1)``)."""
-    from scipy.optimize import curve_fit
-
     def model(x: np.ndarray, p_inf: float, a: float, tau: float) -> np.ndarray:
         return p_inf - a * np.exp(-x / tau)
 
     guess = (float(psnr.max()), float(psnr.max() - psnr.min()), float(u.max()) / 3)
-    params, cov = curve_fit(model, u, psnr, p0=guess, maxfev=20000)
-    err = np.sqrt(np.diag(cov))
-    p_inf, a, tau = (float(v) for v in params)
+    (p_inf, a, tau), err, rms = _fit(model, u, psnr, guess)
     u_flat = tau * math.log(a / 0.1) if a > 0.1 else 0.0
-    rms = float(np.sqrt(np.mean((model(u, *params) - psnr) ** 2)))
-    return {"p_inf": p_inf, "p_inf_se": float(err[0]), "a": a, "tau": tau, "tau_se": float(err[2]),
-            "u_flat": u_flat, "rms": rms}
+    return {"p_inf": float(p_inf), "p_inf_se": float(err[0]), "tau": float(tau), "tau_se": float(err[2]),
+            "u_flat": float(u_flat), "rms": rms}
+
+
+def power_fit(u: np.ndarray, psnr: np.ndarray) -> dict[str, float]:
+    """Least-squares fit of ``psnr = p_inf - a * u^-b`` (slower approach than the exponential); ``u_flat`` is where
+    ``a * u^-b = 0.1`` dB."""
+    def model(x: np.ndarray, p_inf: float, a: float, b: float) -> np.ndarray:
+        return p_inf - a * np.power(x, -b)
+
+    keep = u > 0
+    u, psnr = u[keep], psnr[keep]
+    guess = (float(psnr.max()) + 1.0, float(psnr.max() - psnr.min()) * float(u.min()), 1.0)
+    (p_inf, a, b), err, rms = _fit(model, u, psnr, guess)
+    if not (a > 0 and b > 0.05 and np.isfinite(err).all()):
+        raise ValueError(f"degenerate power law (a {a:.3g}, exponent {b:.3g}): no plateau in these points")
+    with np.errstate(over="ignore"):
+        u_flat = float((a / 0.1) ** (1.0 / b))
+    return {"p_inf": float(p_inf), "p_inf_se": float(err[0]), "b": float(b), "b_se": float(err[2]),
+            "u_flat": float(u_flat), "rms": rms}
 
 
 def fit(args: argparse.Namespace) -> None:
-    """Print, per learning rate, the measured range and the saturating-exponential fit in lr x steps units."""
+    """Print, per learning rate, the measured range and both fits (in lr x steps units, converted to steps)."""
     rows = list(csv.DictReader(Path(args.csv).open()))
     by_lr: dict[float, list[dict[str, str]]] = {}
     for r in rows:
         by_lr.setdefault(float(r["lr"]), []).append(r)
     for lr, rs in sorted(by_lr.items()):
-        rs = [r for r in rs if int(r["iterations"]) >= args.fit_from]
+        rs = [r for r in rs if args.fit_from <= int(r["iterations"]) <= (args.fit_to or 10**12)]
+        if not rs:
+            print(f"lr {lr:g}: no points between --fit-from and --fit-to")
+            continue
         u = np.array([float(r["lr_steps"]) for r in rs])
         p = np.array([float(r["psnr"]) for r in rs])
         steps = [int(r["iterations"]) for r in rs]
-        line = f"lr {lr:g}: {len(rs)} points, steps {min(steps)}-{max(steps)}, PSNR {p[0]:.2f} -> {p[-1]:.2f} dB"
-        try:
-            f = saturating_fit(u, p)
-        except (RuntimeError, ValueError) as exc:
-            print(f"{line}; fit failed ({exc})")
+        print(f"lr {lr:g}: {len(rs)} points, steps {min(steps)}-{max(steps)}, PSNR {p[0]:.2f} -> {p[-1]:.2f} dB "
+              f"(max {p.max():.2f} at step {steps[int(p.argmax())]})")
+        if len(rs) < 4:
+            print("  too few points to fit 3 parameters (need 4)")
             continue
-        print(f"{line}; fit p_inf {f['p_inf']:.2f} +- {f['p_inf_se']:.2f} dB, tau {f['tau']:.4g} +- "
-              f"{f['tau_se']:.2g} lr*steps, within 0.1 dB at lr*steps {f['u_flat']:.4g} = {f['u_flat'] / lr:.0f} "
-              f"steps at this lr = {f['u_flat'] / 2e-5:.0f} steps at 2e-5 (rms residual {f['rms']:.2f} dB)")
+        for name, fn in (("exponential", saturating_fit), ("power law", power_fit)):
+            try:
+                f = fn(u, p)
+            except (RuntimeError, ValueError) as exc:
+                print(f"  {name}: fit failed ({exc})")
+                continue
+            shape = (f"tau {f['tau'] / lr:.0f} +- {f['tau_se'] / lr:.0f} steps" if "tau" in f
+                     else f"exponent {f['b']:.2f} +- {f['b_se']:.2f}")
+            print(f"  {name}: p_inf {f['p_inf']:.2f} +- {f['p_inf_se']:.2f} dB, {shape}, within 0.1 dB of p_inf at "
+                  f"{f['u_flat'] / lr:.0f} steps (lr*steps {f['u_flat']:.3g}; {f['u_flat'] / 2e-5:.0f} steps at 2e-5 "
+                  f"by lr x steps), rms residual {f['rms']:.2f} dB")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train once and log PSNR every --every steps")
@@ -164,7 +199,8 @@ def main() -> None:
     f = sub.add_parser("fit", help="fit the logged curves")
     f.add_argument("--csv", default="reports/paper_003/convergence.csv")
     f.add_argument("--fit-from", type=int, default=1, help="ignore points before this step (0 keeps the noisy one)")
-    args = parser.parse_args()
+    f.add_argument("--fit-to", type=int, default=0, help="ignore points after this step (0: none ignored)")
+    args = parser.parse_args(argv)
     run(args) if args.command == "run" else fit(args)
 
 
