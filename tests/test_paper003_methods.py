@@ -99,6 +99,23 @@ def test_snapshots_for_fig7() -> None:
     assert method.snapshots[0].train_seconds <= method.snapshots[1].train_seconds
 
 
+def test_snapshot_callback_reports_each_snapshot_and_can_stop_the_run() -> None:
+    noisy = np.random.default_rng(3).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    seen: list[int] = []
+
+    def stop_after_first(snap: object) -> None:
+        seen.append(snap.iterations)  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    method = build_method("blind2grad", TINY["blind2grad"])
+    with pytest.raises(KeyboardInterrupt):
+        method.denoise(noisy, DenoiseContext(seed=0, extra={"snapshot_at": [1, 3],
+                                                            "snapshot_callback": stop_after_first}))
+    assert seen == [1]
+    with pytest.raises(ConfigError, match="snapshot_callback"):
+        method.denoise(noisy, DenoiseContext(seed=0, extra={"snapshot_callback": 3}))
+
+
 def test_network_shapes_and_size() -> None:
     net = Blind2GradNet(3)
     assert 0.9e6 < sum(p.numel() for p in net.parameters()) < 1.2e6
@@ -117,6 +134,8 @@ def test_network_shapes_and_size() -> None:
     ("blind2grad", {"mask_rate": 1.5}, "mask_rate="),
     ("blind2grad", {"mask_granularity": "channel"}, "granularity="),
     ("blind2grad", {"p_detail": 0.4}, "p_detail="),
+    ("blind2grad", {"detail_window": 4}, "detail_window="),
+    ("blind2grad", {"eps_g_sigma_ref": 0}, "eps_g_sigma_ref="),
     ("blind2grad", {"dropout": 0.3}, "unknown config keys"),
     ("zsn2n", {"lr": 0}, "lr="),
     ("self2self", {"dropout": 1.5}, "dropout="),

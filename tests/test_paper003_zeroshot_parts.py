@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from denoisebench.errors import ConfigError, UnknownNameError
 from denoisebench.papers.p003_blind2grad.losses import blind2grad_loss, gradient_deviation, masked_mse
-from denoisebench.papers.p003_blind2grad.masks import MASKS, DualMask, build_mask
+from denoisebench.papers.p003_blind2grad.masks import MASKS, DualMask, build_mask, estimate_noise_sigma
 from denoisebench.papers.p003_blind2grad.tstandout import TStandout, guide_gradient
 
 torch.set_num_threads(1)
@@ -50,7 +53,7 @@ def test_dual_mask_follows_eps_g_rule() -> None:
     # left half: distance 50/255 on one channel (>= eps_g 40) -> detail; right half: 30/255 -> flat
     estimate[:, 1, :, : w // 2] -= 50 / 255
     estimate[:, 1, :, w // 2:] -= 30 / 255
-    mask = DualMask(rate=0.25, eps_g=40.0, p_detail=0.10)
+    mask = DualMask(rate=0.25, eps_g=40.0, p_detail=0.10, detail_window=1, eps_g_sigma_ref=None)  # literal rule
     probs = mask.probabilities(y, estimate)
     assert mask.last_detail_fraction == pytest.approx(0.5)
     assert torch.allclose(probs[..., : w // 2], torch.tensor(0.10))
@@ -61,16 +64,118 @@ def test_dual_mask_follows_eps_g_rule() -> None:
     assert abs(float(masked[:, w // 2:].mean()) - 0.40) < 0.015
     assert abs(float(masked.mean()) - 0.25) < 0.015
     # raising the threshold above 50 makes every pixel flat: plain rate 0.25
-    assert torch.allclose(DualMask(eps_g=60.0).probabilities(y, estimate), torch.tensor(0.25))
+    literal = DualMask(eps_g=60.0, detail_window=1, eps_g_sigma_ref=None)
+    assert torch.allclose(literal.probabilities(y, estimate), torch.tensor(0.25))
 
 
 def test_dual_mask_caps_flat_probability() -> None:
     y = torch.zeros(1, 1, 100, 100)
     estimate = torch.zeros_like(y)
     estimate[..., :90, :] = 1.0  # 90 % detail pixels
-    probs = DualMask(p_flat_max=0.5).probabilities(y, estimate)
+    probs = DualMask(p_flat_max=0.5, detail_window=1, eps_g_sigma_ref=None).probabilities(y, estimate)
     assert float(probs[..., 95, 0]) == pytest.approx(0.5)
     assert float(probs[..., 0, 0]) == pytest.approx(0.10)
+    estimate[:] = 1.0  # every pixel "detail": no flat pixel can compensate, so the plain rate everywhere
+    assert torch.allclose(DualMask(detail_window=1, eps_g_sigma_ref=None).probabilities(y, estimate),
+                          torch.tensor(0.25))
+
+
+# Dual mask on real images: central 128 x 128 crops of two Kodak images with seeded AWGN. The previous estimate is
+# the noisy crop blurred (Gaussian, 2.5 px): noise removed, details blurred, as the paper describes x_m.
+KODAK_IDS = ("kodim01", "kodim03")
+
+
+def kodak_crops(shared_data: Path, sigma: float, blur: float | None = 2.5) -> list[tuple[np.ndarray, ...]]:
+    """(clean, noisy, estimate) per crop; ``blur`` None gives the clean crop as the estimate (pure-noise residual)."""
+    from scipy.ndimage import gaussian_filter
+
+    from denoisebench.datasets import list_samples
+    from denoisebench.imageio import centre_crop_at_most
+    from denoisebench.noise import add_noise, derive_seed
+
+    samples = {s.id: s for s in list_samples("kodak24", shared_data)}
+    label = f"awgn:sigma={sigma:g}"
+    out = []
+    for image_id in KODAK_IDS:
+        clean = centre_crop_at_most(samples[image_id].clean(), 128)
+        noisy = add_noise(clean, label, derive_seed("kodak24", image_id, label, 0))
+        estimate = clean if blur is None else gaussian_filter(noisy, (blur, blur, 0))
+        out.append((clean, noisy, estimate))
+    return out
+
+
+def as_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
+
+
+def clean_gradient(clean: np.ndarray) -> np.ndarray:
+    """max_c (|dx| + |dy|) of the clean crop, 0-255."""
+    dy = np.abs(np.diff(clean, axis=0, append=clean[-1:]))
+    dx = np.abs(np.diff(clean, axis=1, append=clean[:, -1:]))
+    return (dx + dy).max(axis=2) * 255.0
+
+
+def realised_rate(mask: DualMask, y: torch.Tensor, estimate: torch.Tensor, draws: int = 20) -> torch.Tensor:
+    """Fraction of draws in which each pixel is masked (mean over channels), shape (H, W)."""
+    g = gen(0)
+    return torch.stack([mask.sample(y, g, estimate).masked[0].mean(0) for _ in range(draws)]).mean(0)
+
+
+LITERAL = {"detail_window": 1, "eps_g_sigma_ref": None}  # the paper's per-pixel rule at a fixed eps_g = 40
+
+
+@pytest.mark.parametrize("sigma", [25.0, 50.0])
+def test_noise_estimate_on_kodak(shared_data: Path, sigma: float) -> None:
+    for _, noisy, _ in kodak_crops(shared_data, sigma):
+        assert estimate_noise_sigma(as_tensor(noisy)) == pytest.approx(sigma, rel=0.1)
+
+
+@pytest.mark.parametrize("sigma", [25.0, 50.0])
+def test_dual_mask_rate_is_25_percent_on_kodak(shared_data: Path, sigma: float) -> None:
+    for _, noisy, estimate in kodak_crops(shared_data, sigma):
+        y, x = as_tensor(noisy), as_tensor(estimate)
+        mask = DualMask(rate=0.25, granularity="element")
+        assert float(realised_rate(mask, y, x).mean()) == pytest.approx(0.25, abs=0.004)
+        assert mask.last_threshold == pytest.approx(40.0 * sigma / 25.0, rel=0.1)
+        assert mask.probabilities(y, x) is mask.probabilities(y, x)  # computed once per estimate
+        literal = realised_rate(DualMask(rate=0.25, granularity="element", **LITERAL), y, x).mean()
+        if sigma == 50.0:  # the literal rule flags ~80 % of the pixels and the 0.5 cap lowers the rate
+            assert float(literal) < 0.20
+        else:
+            assert float(literal) == pytest.approx(0.25, abs=0.004)
+
+
+@pytest.mark.parametrize("sigma", [25.0, 50.0])
+def test_dual_mask_detail_is_not_noise(shared_data: Path, sigma: float) -> None:
+    """With the clean image as the estimate the residual is pure noise: (almost) nothing is detail."""
+    for _, noisy, clean in kodak_crops(shared_data, sigma, blur=None):
+        y, x = as_tensor(noisy), as_tensor(clean)
+        mask = DualMask()
+        mask.probabilities(y, x)
+        assert mask.last_detail_fraction < 0.03
+        literal = DualMask(**LITERAL)
+        literal.probabilities(y, x)
+        assert literal.last_detail_fraction > (0.25 if sigma == 25.0 else 0.75)
+
+
+@pytest.mark.parametrize("sigma", [25.0, 50.0])
+def test_dual_mask_detail_concentrates_on_edges(shared_data: Path, sigma: float) -> None:
+    """Detail pixels lie on strong clean gradients (top 20 %) far more than on flat ones (bottom 50 %), so the
+    realised mask rate is lower on edges than on flat pixels."""
+    detail_edge, detail_flat, rate_edge, rate_flat = [], [], [], []
+    for clean, noisy, estimate in kodak_crops(shared_data, sigma):
+        y, x = as_tensor(noisy), as_tensor(estimate)
+        g = clean_gradient(clean)
+        edge, flat = torch.from_numpy(g >= np.quantile(g, 0.8)), torch.from_numpy(g <= np.quantile(g, 0.5))
+        mask = DualMask(granularity="element")
+        detail = mask.detail_map(y, x)[0, 0].bool()
+        rate = realised_rate(mask, y, x)
+        detail_edge.append(float(detail[edge].float().mean()))
+        detail_flat.append(float(detail[flat].float().mean()))
+        rate_edge.append(float(rate[edge].mean()))
+        rate_flat.append(float(rate[flat].mean()))
+    assert np.mean(detail_edge) > 2.0 * np.mean(detail_flat)
+    assert np.mean(rate_edge) < np.mean(rate_flat)
 
 
 def test_uniform_mask_substitutes_neighbours() -> None:
@@ -99,6 +204,12 @@ def test_dual_mask_config_errors() -> None:
         DualMask(p_detail=0.3)
     with pytest.raises(ConfigError, match="eps_g"):
         DualMask(eps_g=-1)
+    for window in (0, 2, 1.0, True):
+        with pytest.raises(ConfigError, match="detail_window"):
+            DualMask(detail_window=window)
+    for ref in (0, -25.0, "25"):
+        with pytest.raises(ConfigError, match="eps_g_sigma_ref"):
+            DualMask(eps_g_sigma_ref=ref)
 
 
 # ---------------------------------------------------------------- loss (eq. 3.9)

@@ -119,9 +119,12 @@ class SnapshotRecorder:
 
     ``context.extra["snapshot_at"] = [1000, 2000, ...]`` asks a zero-shot method for them; the method stores the
     list on its ``snapshots`` attribute. The clock excludes the time spent computing the snapshots themselves.
+    ``context.extra["snapshot_callback"]`` (optional) is called with each :class:`Snapshot` as soon as it is taken
+    (progress logging of long runs; an exception it raises ends the run).
     """
 
     at: Sequence[int] = ()
+    callback: Callable[[Snapshot], None] | None = None
     snapshots: list[Snapshot] = field(default_factory=list)
     _start: float = field(default_factory=time.perf_counter)
     _excluded: float = 0.0
@@ -136,6 +139,8 @@ class SnapshotRecorder:
         spent = time.perf_counter() - t0
         self._excluded += spent
         self.snapshots.append(Snapshot(iteration, train_seconds, spent, image))
+        if self.callback is not None:
+            self.callback(self.snapshots[-1])
 
 
 def snapshot_points(context_extra: dict[str, Any]) -> list[int]:
@@ -170,7 +175,10 @@ def prepare_input(method: str, noisy: np.ndarray, device: str | None, context_ex
 
     image = check_image(method, noisy)
     tensor, size = pad_to_multiple(image_to_tensor(image, resolve_device(device)), multiple)
-    return ZeroShotInput(image, tensor, size, SnapshotRecorder(snapshot_points(context_extra)))
+    callback = context_extra.get("snapshot_callback")
+    if callback is not None and not callable(callback):
+        raise ConfigError(f"snapshot_callback={callback!r} must be callable (it receives each Snapshot)")
+    return ZeroShotInput(image, tensor, size, SnapshotRecorder(snapshot_points(context_extra), callback))
 
 
 def publish_run(method: Any, context_extra: dict[str, Any], recorder: SnapshotRecorder, info: dict[str, Any]) -> None:

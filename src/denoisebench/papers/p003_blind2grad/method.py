@@ -9,7 +9,9 @@ dual mask computed from the previous cycle's estimate.
 Config (every piece switchable for the ablations of section 5.4):
     variant: "synthetic" (default) or "real" (dilated full-resolution convs; omega 0.5, lr 1e-5, pixel-level masks).
     mask: dual | bernoulli | uniform (the DM / BM / UM ablation); mask_rate 0.25; eps_g 40; p_detail 0.10;
-        p_flat_max 0.5; mask_granularity pixel | element (null: element synthetic, pixel real).
+        p_flat_max 0.5; detail_window 3 and eps_g_sigma_ref 25 (the detail map thresholds the 3 x 3 RMS residual
+        at eps_g x sigma_hat / 25; 1 and null: the paper's per-pixel rule at a fixed 40);
+        mask_granularity pixel | element (null: element synthetic, pixel real).
     tstandout: true/false; eps_s 25; tstandout_p 0.3.
     omega (null: 0.8 synthetic, 0.5 real), gamma 0.5; full_branch_grad false (stop-gradient on f(y)).
     cycles 3, iterations 3000 (per cycle), lr (null: 2e-5 synthetic, 1e-5 real), n_avg 40, n_avg_cycle 10 (passes
@@ -47,7 +49,8 @@ class Blind2Grad(Method):
     needs_training = False
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "variant": "synthetic", "mask": "dual", "mask_rate": 0.25, "eps_g": 40.0, "p_detail": 0.10,
-        "p_flat_max": 0.5, "mask_granularity": None, "tstandout": True, "eps_s": 25.0, "tstandout_p": 0.3,
+        "p_flat_max": 0.5, "detail_window": 3, "eps_g_sigma_ref": 25.0, "mask_granularity": None,
+        "tstandout": True, "eps_s": 25.0, "tstandout_p": 0.3,
         "omega": None, "gamma": 0.5, "full_branch_grad": False, "cycles": 3, "iterations": 3000, "lr": None,
         "n_avg": 40, "n_avg_cycle": 10, "gradient_layer": True, "attention": True,
         "enc_width": 48, "dec_width": 96,
@@ -105,7 +108,8 @@ class Blind2Grad(Method):
         p = self.params
         kwargs: dict[str, Any] = {"rate": p["mask_rate"], "granularity": p["mask_granularity"]}
         if p["mask"] == "dual":
-            kwargs.update(eps_g=p["eps_g"], p_detail=p["p_detail"], p_flat_max=p["p_flat_max"])
+            kwargs.update(eps_g=p["eps_g"], p_detail=p["p_detail"], p_flat_max=p["p_flat_max"],
+                          detail_window=p["detail_window"], eps_g_sigma_ref=p["eps_g_sigma_ref"])
         return build_mask(p["mask"], **kwargs)
 
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
@@ -163,6 +167,6 @@ class Blind2Grad(Method):
             "iterations": step, "cycles": p["cycles"], "n_avg": p["n_avg"], "train_seconds": round(train_seconds, 3),
             "infer_seconds": round(infer_seconds, 3), "final_loss": logs.get("loss"),
             "final_content": logs.get("content"), "final_gradient": logs.get("gradient"),
-            "detail_fraction": detail,
+            "detail_fraction": detail, "detail_threshold": getattr(sampler, "last_threshold", None),
         })
         return tensor_to_image(result)
