@@ -20,6 +20,7 @@ from denoisebench.errors import ConfigError
 from denoisebench.fsutil import write_text_atomic
 from denoisebench.papers import Paper, all_papers
 from denoisebench.references import load_papers, read_reference_csv
+from denoisebench.report_figures import figure_links
 from denoisebench.tables.grids import (
     Context,
     _find_source,
@@ -275,8 +276,9 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
         parts.append(_status(key, lists, results, options.shave3) + "\n")
     if info.get("missing_tables"):
         parts.append(_missing_tables_section(info["missing_tables"]))
-    if options.links:
-        parts.append(("\n" if info.get("missing_tables") else "") + _links_section(options.links))
+    links = (*options.links, *figure_links(paper))
+    if links:
+        parts.append(("\n" if info.get("missing_tables") else "") + _links_section(links))
     return "".join(parts)
 
 
