@@ -10,6 +10,7 @@ from denoisebench.config import active_profile, data_root, load_params, method_e
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.methods import build_method
 from denoisebench.stage_support import LOG, setup_logging
+from denoisebench.training.curves import CurveLog
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--entry", required=True, help="learned method entry of params.yaml (methods.learned)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="models")
+    parser.add_argument("--curves", default="results/curves", help="folder of the training-curve CSVs (dvc plots)")
     args = parser.parse_args()
     setup_logging()
     from denoisebench.datasets import list_samples
@@ -31,9 +33,11 @@ def main() -> None:
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     method = build_method(entry.method, entry.config)
     out_dir = Path(args.out) / entry.entry
+    curve = CurveLog(Path(args.curves) / f"{entry.entry}.csv")
     method.train(images, out_dir, train_config=settings,
                  tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
-                           "method": entry.entry})
+                           "method": entry.entry}, callbacks=[curve])
+    curve.write()  # also when nothing was trained (already complete): the output exists
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
