@@ -209,6 +209,20 @@ def test_rerun_is_a_noop_and_metrics_show(demo_repo: tuple[Path, dict[str, str]]
     assert "bm3d.json" in shown.stdout
 
 
+def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    work, env = demo_repo
+    summary = json.loads((work / "results" / "summary" / "summary.json").read_text())
+    assert summary["psnr"]["bm3d"] > summary["psnr"]["noisy"]
+    curve = (work / "results" / "curves" / "dncnn_color_blind.csv").read_text().splitlines()
+    assert curve[0].startswith("step,loss") and len(curve) > 2
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], work, env).stdout)
+    shown = json.dumps(plots)
+    assert "reported_vs_reproduced.csv" in shown and "results/curves/dncnn_color_blind.csv" in shown
+    headline = _run(["dvc", "exp", "show", "--md", "--drop", ".*", "--keep", r"^(Experiment|profile)$|^psnr\."],
+                    work, env).stdout
+    assert "psnr.bm3d" in headline and max(len(line) for line in headline.splitlines()) < 1000
+
+
 def test_pipeline_timeout_and_failure_name_the_running_stage() -> None:
     """The harness itself (no DVC): a stage that hangs past the budget, and one that fails."""
     hang = [sys.executable, "-c", "import time; print(\"Running stage 'train@x':\", flush=True); time.sleep(60)"]

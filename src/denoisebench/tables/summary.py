@@ -105,11 +105,11 @@ def comparisons(results: ResultSet, references_dir: str | Path) -> list[Comparis
     return out
 
 
-def headline(rows: list[Comparison], results: ResultSet) -> dict[str, Any]:
-    """The summary metrics: per paper (``p<NNN>``) the number of reproduced PSNR cells (``n_cells``) and their
-    mean difference reproduced - reported in dB (``d_psnr``); per entry its mean PSNR over the test cells it was
-    scored on (``psnr``)."""
-    by_paper: dict[str, list[float]] = {}
+def headline(rows: list[Comparison], results: ResultSet, papers: list[str] = ()) -> dict[str, Any]:
+    """The summary metrics: per paper (``p<NNN>``) the number of reproduced PSNR cells (``n_cells``; 0 for the
+    ``papers`` listed without any, so their column exists) and their mean difference reproduced - reported in dB
+    (``d_psnr``); per entry its mean PSNR over the test cells it was scored on (``psnr``)."""
+    by_paper: dict[str, list[float]] = {paper: [] for paper in papers}
     for row in rows:
         by_paper.setdefault(f"p{row.number}", []).append(row.delta)
     psnr = {}
@@ -119,7 +119,7 @@ def headline(rows: list[Comparison], results: ResultSet) -> dict[str, Any]:
         if values:
             psnr[name] = round(sum(values) / len(values), 3)
     return {"n_cells": {paper: len(deltas) for paper, deltas in by_paper.items()},
-            "d_psnr": {paper: round(sum(deltas) / len(deltas), 3) for paper, deltas in by_paper.items()},
+            "d_psnr": {paper: round(sum(deltas) / len(deltas), 3) for paper, deltas in by_paper.items() if deltas},
             "psnr": psnr}
 
 
@@ -138,6 +138,8 @@ def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: 
     results = load_results(results_dir)
     rows = comparisons(results, references_dir)
     out = Path(out_dir)
-    write_json_atomic(out / SUMMARY_NAME, headline(rows, results))
+    method_map = load_method_map(references_dir)
+    mapped = [f"p{info['number']}" for key, info in load_papers(references_dir).items() if method_map.get(key)]
+    write_json_atomic(out / SUMMARY_NAME, headline(rows, results, mapped))
     write_text_atomic(out / SCATTER_NAME, scatter_csv(rows))
     return [out / SUMMARY_NAME, out / SCATTER_NAME]
