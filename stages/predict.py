@@ -6,9 +6,13 @@ import argparse
 from pathlib import Path
 
 from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
-from denoisebench.prediction import predict_entry
+from denoisebench.methods import METHODS
+from denoisebench.prediction import plan_entry, predict_entry, write_skipped
 from denoisebench.stage_support import LOG, build_entry_method, resolve_device, setup_logging
 from denoisebench.tracking import tracked_run
+
+#: Method kinds that never touch torch: their device is not resolved (resolving "auto" imports torch).
+CPU_ONLY_KINDS = ("identity", "classical")
 
 
 def main() -> None:
@@ -22,15 +26,22 @@ def main() -> None:
     setup_logging()
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
-    device = resolve_device(section(params, "predict").get("device"))
+    kind = METHODS.get(entry.method).kind  # the class only: building a learned method builds its network (torch)
+    cells, out_root = evaluation_plan(params), Path(args.out) / entry.entry
+    plan = plan_entry(entry, kind, cells, Path(args.noisy))
+    if not plan.run:  # stop before torch, the checkpoint and MLflow: nothing of this profile applies
+        write_skipped(out_root, plan)
+        LOG.info("%s: no test cell of profile %s applies (%d skipped, see %s); nothing to predict", entry.entry,
+                 active_profile(params), len(plan.skipped), out_root / "skipped.json")
+        return
     method = build_entry_method(params, entry)
+    device = "cpu" if kind in CPU_ONLY_KINDS else resolve_device(section(params, "predict").get("device"))
     if method.needs_training:
         method.load(Path(args.models) / entry.entry / "model.pt")
     with tracked_run(stage="predict", method=entry.entry, dataset=None, profile=active_profile(params),
                      params={"entry": entry.entry, "method": entry.method, "config": entry.config,
                              "profile": active_profile(params), "device": device}) as run:
-        results = predict_entry(method, entry, evaluation_plan(params), Path(args.noisy), Path(args.out) / entry.entry,
-                                device)
+        results = predict_entry(method, entry, cells, Path(args.noisy), out_root, device, plan)
         for i, result in enumerate(results):
             LOG.info("%s on %s: %d images, %.2f s/image", entry.entry, result.cell.key, result.n_images,
                      result.seconds / max(result.n_images, 1))

@@ -56,6 +56,9 @@ def main() -> None:
         "train": train_summary, "git_rev": git_revision() or "unknown",
     }
     summary = write_entry_results(entry, frame, meta, Path(args.metrics), Path(args.scores))
+    if not summary:  # nothing of this profile applies to the entry: no MLflow run (and no mlflow import)
+        LOG.info("%s: no scored cell in profile %s; wrote empty results", entry.entry, active_profile(params))
+        return
     with tracked_run(stage="score", method=entry.entry, dataset=None, profile=active_profile(params),
                      params={"entry": entry.entry, "profile": active_profile(params)}) as run:
         for testset, cells in summary.items():

@@ -1,6 +1,8 @@
-"""Stage `tables`: write reports/results.md and reports/papers/*.md from results/ and references/.
+"""Stage `tables`: write reports/results.md, reports/papers/*.md and results/summary/ (summary.json,
+reported_vs_reproduced.csv) from results/ and references/.
 
 Usage: python stages/tables.py [--results results] [--references references] [--out reports]
+                               [--summary <results>/summary]
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from denoisebench.tables import write_paper_tables, write_results_md
+from denoisebench.tables.summary import write_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,10 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", type=Path, default=Path("references"),
                         help="reported numbers (default: references)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    parser.add_argument("--summary", type=Path, default=None,
+                        help="folder of summary.json and reported_vs_reproduced.csv (default: <results>/summary)")
     args = parser.parse_args(argv)
     results_md = write_results_md(args.results, args.out / "results.md")
     pages = write_paper_tables(args.results, args.references, args.out / "papers")
-    print(f"wrote {results_md} and {len(pages)} paper pages under {args.out / 'papers'}")
+    summary = write_summary(args.results, args.references, args.summary or args.results / "summary")
+    print(f"wrote {results_md}, {len(pages)} paper pages under {args.out / 'papers'} and {', '.join(map(str, summary))}")
     return 0
 
 

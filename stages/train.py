@@ -13,6 +13,7 @@ from pathlib import Path
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.stage_support import LOG, build_entry_method, check_training_set, params_section, setup_logging
+from denoisebench.training.curves import CurveLog
 from denoisebench.training.trainer import default_store_root, resume_store
 
 DATA_KEYS = ("dataset", "split", "limit_images")
@@ -23,6 +24,7 @@ def main() -> None:
     parser.add_argument("--entry", required=True, help="learned method entry of params.yaml (methods.learned)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="models")
+    parser.add_argument("--curves", default="results/curves", help="folder of the training-curve CSVs (dvc plots)")
     args = parser.parse_args()
     setup_logging()
     from denoisebench.datasets import list_samples
@@ -37,11 +39,13 @@ def main() -> None:
     LOG.info("training %s on %d images of %s%s", entry.entry, len(images), dataset, f"/{split}" if split else "")
     out_dir = Path(args.out) / entry.entry
     source = dataset_source(dataset, data_root(params), split)
+    curve = CurveLog(Path(args.curves) / f"{entry.entry}.csv")
     with resume_store(default_store_root()), \
             params_section(f"train.{entry.entry}.{active_profile(params)}", only_prefix="train config:"):
         method.train(images, out_dir, train_config=settings,
                      tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
-                               "method": entry.entry, "dataset_source": source})
+                               "method": entry.entry, "dataset_source": source}, callbacks=[curve])
+    curve.write()  # also when nothing was trained (already complete): the output exists
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from denoisebench.mirror import data_mirror
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DENOISEBENCH_MIRROR", REPO_ROOT.parent / "shared" / "data")).resolve()
+#: Found as the pipeline finds it: ``../shared/data`` beside the checkout, then ``DENOISEBENCH_MIRROR``.
+SHARED_DATA = data_mirror(start=REPO_ROOT) or (REPO_ROOT.parent / "shared" / "data").resolve()
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -19,8 +22,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def shared_data() -> Path:
     """The offline mirror of the public datasets (``../shared/data`` beside the checkout)."""
     if not (SHARED_DATA / "checksums.sha256").is_file():
-        pytest.fail(f"the data mirror {SHARED_DATA} is missing; set DENOISEBENCH_MIRROR to a copy of shared/data")
+        pytest.fail(f"the data mirror {SHARED_DATA} is missing; put a copy of shared/ beside the checkout or set "
+                    "DENOISEBENCH_MIRROR to a copy of shared/data")
     return SHARED_DATA
+
+
+@pytest.fixture
+def no_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No data mirror is found (neither beside the checkout nor through the env): fetches go to the URLs."""
+    import denoisebench.mirror
+
+    monkeypatch.delenv("DENOISEBENCH_MIRROR", raising=False)
+    monkeypatch.setattr(denoisebench.mirror, "checkout_roots", lambda start=None: [])
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,8 @@ EXPECTED = {
 
 
 @pytest.fixture(autouse=True)
-def _no_env_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DENOISEBENCH_MIRROR", raising=False)
+def _no_found_mirror(no_mirror: None) -> None:
+    """Mirrors are passed explicitly here; none is discovered."""
 
 
 def _mirror_checksums(shared_data: Path) -> dict[str, dict[str, str]]:

@@ -81,8 +81,8 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path, ThreadingHTTPServer]]
 
 
 @pytest.fixture(autouse=True)
-def _no_env_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DENOISEBENCH_MIRROR", raising=False)
+def _no_found_mirror(no_mirror: None) -> None:
+    """Mirrors are passed explicitly here; none is discovered."""
 
 
 def test_download_resumes_after_interruption(shared_data: Path, tmp_path: Path, http_root) -> None:

@@ -6,6 +6,11 @@ tables, metrics, per-paper outputs, MLflow runs and that a rerun is a no-op.
 To keep CI within its budget the copy keeps one entry per method kind and group (:data:`KEPT_ENTRIES`: classical,
 zero-shot, supervised colour/grey, per-sigma, multi-task S1/S2, cascade) instead of all of them: every stage
 type still runs, the per-entry stages of the dropped entries are the same code with other configs.
+
+The pipeline runs once per module: its time budget is :data:`SECONDS_PER_STAGE` per stage of the copy plus
+:data:`SECONDS_BASE` (env ``DENOISEBENCH_E2E_SECONDS_PER_STAGE`` overrides the allowance on a slow machine); a
+failure or timeout names the stage that was running (parsed from DVC's ``Running stage '<name>':`` lines) and is
+remembered, so the other tests of the module skip instead of running the pipeline again.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,14 +57,87 @@ def _tracked_files(repo: Path) -> list[str]:
     return [line for line in out.stdout.splitlines() if line]
 
 
+#: Wall-clock allowance per pipeline stage (a loaded 2-core machine: a stage's imports alone take seconds) and
+#: for the fixed part (git, DVC's start-up and lock file); env DENOISEBENCH_E2E_SECONDS_PER_STAGE overrides the first.
+SECONDS_PER_STAGE = 60.0
+SECONDS_BASE = 300.0
+#: Short commands (git, dvc status, dvc stage list).
+SHORT_TIMEOUT = 300.0
+STAGE_LINE = re.compile(r"^Running stage '([^']+)':")
+
+#: The first failure of the demo pipeline in this session; later requests of the fixture skip on it.
+_PIPELINE_FAILURE: list[str] = []
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=SHORT_TIMEOUT)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
 
 
+def pipeline_budget(n_stages: int) -> float:
+    """Seconds the pipeline of ``n_stages`` stages may take: a per-stage allowance times the stages, plus a base."""
+    per_stage = float(os.environ.get("DENOISEBENCH_E2E_SECONDS_PER_STAGE", SECONDS_PER_STAGE))
+    return SECONDS_BASE + n_stages * per_stage
+
+
+def running_stage(lines: list[str]) -> str | None:
+    """The stage DVC started last (its ``Running stage '<name>':`` line), None before the first."""
+    for line in reversed(lines):
+        match = STAGE_LINE.match(line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def run_pipeline(cmd: list[str], cwd: Path, env: dict[str, str], budget: float) -> None:
+    """Run ``cmd`` (a DVC pipeline run) with a wall-clock ``budget``; fail naming the running stage.
+
+    Output is read as it comes, so the stage running at a timeout is known; on a timeout the whole process group
+    (DVC and the stage it runs) is killed, so no stage outlives the test.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in proc.stdout), daemon=True)
+    reader.start()
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        reader.join(timeout=10)
+        stage = running_stage(lines)
+        raise AssertionError(
+            f"{' '.join(cmd)} ran past its budget of {budget:.0f} s (stages x allowance + base; set "
+            f"DENOISEBENCH_E2E_SECONDS_PER_STAGE on a slow machine); stage running: {stage or 'none yet'}\n"
+            + "\n".join(lines[-60:])) from None
+    reader.join(timeout=10)
+    if proc.returncode != 0:
+        stage = running_stage(lines)
+        raise AssertionError(f"{' '.join(cmd)} failed (exit {proc.returncode}) after {time.monotonic() - start:.0f} s "
+                             f"in stage {stage or 'none (before the first stage)'}:\n" + "\n".join(lines[-60:]))
+
+
+def count_stages(work: Path, env: dict[str, str]) -> int:
+    """Stages of the copy's pipeline (``dvc stage list``, one line per stage)."""
+    return len([line for line in _run(["dvc", "stage", "list"], work, env).stdout.splitlines() if line.strip()])
+
+
 @pytest.fixture(scope="module")
 def demo_repo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tuple[Path, dict[str, str]]:
+    """The copy after ``dvc exp run -S profile=demo``; run at most once (see the module docstring)."""
+    if _PIPELINE_FAILURE:
+        pytest.skip(f"the demo pipeline already failed in this session: {_PIPELINE_FAILURE[0]}")
+    try:
+        return _run_demo(tmp_path_factory, repo_root)
+    except Exception as exc:
+        _PIPELINE_FAILURE.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+
+
+def _run_demo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path_factory.mktemp("e2e") / "repo"
     for rel in _tracked_files(repo_root):
         src = repo_root / rel
@@ -73,7 +155,8 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tupl
     _run(["git", "init", "-q"], work, env)
     _run(["git", "add", "-A"], work, env)
     _run(["git", "commit", "-qm", "copy"], work, env)
-    _run(["dvc", "exp", "run", "-S", "profile=demo"], work, env)
+    budget = pipeline_budget(count_stages(work, env))
+    run_pipeline(["dvc", "exp", "run", "-S", "profile=demo"], work, env, budget)
     return work, env
 
 
@@ -124,3 +207,36 @@ def test_rerun_is_a_noop_and_metrics_show(demo_repo: tuple[Path, dict[str, str]]
     assert "changed" not in status.stdout, status.stdout
     shown = _run(["dvc", "metrics", "show", "--json"], work, env)
     assert "bm3d.json" in shown.stdout
+
+
+def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    work, env = demo_repo
+    summary = json.loads((work / "results" / "summary" / "summary.json").read_text())
+    assert summary["psnr"]["bm3d"] > summary["psnr"]["noisy"]
+    curve = (work / "results" / "curves" / "dncnn_color_blind.csv").read_text().splitlines()
+    assert curve[0].startswith("step,loss") and len(curve) > 2
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], work, env).stdout)
+    shown = json.dumps(plots)
+    assert "reported_vs_reproduced.csv" in shown and "results/curves/dncnn_color_blind.csv" in shown
+    headline = _run(["dvc", "exp", "show", "--md", "--drop", ".*", "--keep", r"^(Experiment|profile)$|^psnr\."],
+                    work, env).stdout
+    assert "psnr.bm3d" in headline and max(len(line) for line in headline.splitlines()) < 1000
+
+
+def test_pipeline_timeout_and_failure_name_the_running_stage() -> None:
+    """The harness itself (no DVC): a stage that hangs past the budget, and one that fails."""
+    hang = [sys.executable, "-c", "import time; print(\"Running stage 'train@x':\", flush=True); time.sleep(60)"]
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match=r"past its budget of 2 s.*stage running: train@x"):
+        run_pipeline(hang, Path.cwd(), dict(os.environ), budget=2)
+    assert time.monotonic() - start < 30  # the hung command was killed, not waited for
+    fail = [sys.executable, "-c", "print(\"Running stage 'a':\"); print(\"Running stage 'score@y':\"); exit(3)"]
+    with pytest.raises(AssertionError, match=r"exit 3\).*in stage score@y"):
+        run_pipeline(fail, Path.cwd(), dict(os.environ), budget=60)
+
+
+def test_pipeline_budget_scales_with_the_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DENOISEBENCH_E2E_SECONDS_PER_STAGE", raising=False)
+    assert pipeline_budget(40) - pipeline_budget(20) == 20 * SECONDS_PER_STAGE
+    monkeypatch.setenv("DENOISEBENCH_E2E_SECONDS_PER_STAGE", "5")
+    assert pipeline_budget(10) == SECONDS_BASE + 50

@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "fetch", "verify"])
     p.add_argument("name", nargs="?")
     p.add_argument("--root", default="data/raw", help="data root (default: data/raw)")
-    p.add_argument("--mirror", help="local mirror folder (default: env DENOISEBENCH_MIRROR)")
+    p.add_argument("--mirror", help="local mirror folder (default: ../shared/data beside the checkout, else env "
+                   "DENOISEBENCH_MIRROR)")
 
     p = sub.add_parser("synthesize", help="add seeded noise to every image of a folder")
     p.add_argument("--input", required=True)

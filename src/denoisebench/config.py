@@ -253,6 +253,8 @@ def data_root(params: dict[str, Any], repo_root: Path | None = None) -> Path:
 
 
 def data_mirror(params: dict[str, Any]) -> Path | None:
-    """``data.mirror`` if set, else env ``DENOISEBENCH_MIRROR``, else None."""
-    mirror = params.get("data", {}).get("mirror") or os.environ.get("DENOISEBENCH_MIRROR")
-    return Path(mirror).expanduser().resolve() if mirror else None
+    """The data mirror: ``../shared/data`` beside the checkout, else ``data.mirror``, else env
+    ``DENOISEBENCH_MIRROR``, else None (see :mod:`denoisebench.mirror`)."""
+    from denoisebench.mirror import data_mirror as find_data_mirror
+
+    return find_data_mirror(params)

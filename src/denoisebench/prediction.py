@@ -152,21 +152,42 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
     return CellResult(cell, len(rows), total, float(np.mean(iterations)) if iterations else None)
 
 
-def predict_entry(method: Method, entry: MethodEntry, cells: list[Cell], noisy_root: Path, out_root: Path,
-                  device: str) -> list[CellResult]:
-    """Run ``method`` on every applicable cell; record the skipped ones with their reason."""
-    results: list[CellResult] = []
+@dataclass(frozen=True)
+class EntryPlan:
+    """The cells an entry runs on (each with its synthesized manifest) and the skipped ones with their reason."""
+
+    run: list[tuple[Cell, dict[str, Any]]]
+    skipped: dict[str, str]
+
+
+def plan_entry(entry: MethodEntry, method_kind: str, cells: list[Cell], noisy_root: Path) -> EntryPlan:
+    """Apply :data:`SKIP_RULES` to every cell (reads only the manifests, so a stage can stop before any heavy
+    import when nothing applies)."""
+    run: list[tuple[Cell, dict[str, Any]]] = []
     skipped: dict[str, str] = {}
     zeroshot_sets_defined = any(cell.zeroshot for cell in cells)
     for cell in cells:
-        cell_dir = noisy_root / cell.testset / cell.label
-        manifest = read_manifest(cell_dir)
+        manifest = read_manifest(noisy_root / cell.testset / cell.label)
         channels = manifest["images"][0]["shape"][2] if manifest["images"] else 3
-        reason = skip_reason(CellQuery(entry, method.kind, cell, channels, manifest, zeroshot_sets_defined))
+        reason = skip_reason(CellQuery(entry, method_kind, cell, channels, manifest, zeroshot_sets_defined))
         if reason:
             skipped[cell.key] = reason
-            continue
-        results.append(predict_cell(method, entry, cell, cell_dir, manifest, out_root / cell.testset / cell.label,
-                                    device))
-    write_json_atomic(out_root / "skipped.json", skipped)
+        else:
+            run.append((cell, manifest))
+    return EntryPlan(run, skipped)
+
+
+def write_skipped(out_root: Path, plan: EntryPlan) -> None:
+    """``<out_root>/skipped.json``: the cells the entry is not evaluated on, with the reason."""
+    write_json_atomic(out_root / "skipped.json", plan.skipped)
+
+
+def predict_entry(method: Method, entry: MethodEntry, cells: list[Cell], noisy_root: Path, out_root: Path,
+                  device: str, plan: EntryPlan | None = None) -> list[CellResult]:
+    """Run ``method`` on every applicable cell (``plan``, computed when not given); record the skipped ones."""
+    plan = plan or plan_entry(entry, method.kind, cells, noisy_root)
+    results = [predict_cell(method, entry, cell, noisy_root / cell.testset / cell.label, manifest,
+                            out_root / cell.testset / cell.label, device)
+               for cell, manifest in plan.run]
+    write_skipped(out_root, plan)
     return results

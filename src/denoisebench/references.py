@@ -1,9 +1,8 @@
 """The papers' reported numbers as project data (``references/``).
 
 ``tools/build_references.py`` derives ``references/<paper_key>.csv`` and ``references/papers.yaml`` from
-``shared/docs/paper_results.yaml``; ``references/method_map.yaml`` (hand-written) maps a paper's method names
-to benchmark method entries and ``references/extra_rows.yaml`` (hand-written) lists entries without a reported
-counterpart per paper. This module holds the name mappings shared by the builder and the tables (including the
+``shared/docs/paper_results.yaml``; which benchmark entries fill a paper's methods is declared in the paper's
+package (``denoisebench.papers``). This module holds the name mappings shared by the builder and the tables (including the
 reported -> result noise-label aliases, :data:`NOISE_ALIASES`), and the loaders.
 """
 

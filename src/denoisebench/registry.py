@@ -45,8 +45,10 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> T:
-        """Return the object registered as ``name`` or raise :class:`UnknownNameError`."""
-        self._load()
+        """Return the object registered as ``name`` or raise :class:`UnknownNameError` (the loader runs only when
+        ``name`` is not registered yet, so a core method is found without importing the paper packages)."""
+        if name not in self._items:
+            self._load()
         try:
             return self._items[name]
         except KeyError:
@@ -59,7 +61,8 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
-        self._load()
+        if name not in self._items:
+            self._load()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:

@@ -26,27 +26,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from denoisebench.mirror import find_repo_root
+
 EXPERIMENT_NAME = "denoisebench"
-ROOT_MARKER = "dvc.yaml"
 GROUP_ENV = "DENOISEBENCH_RUN_GROUP"
 PARENT_TAG = "mlflow.parentRunId"
 _METRIC_BATCH = 1000  # MLflow's per-batch metric limit
 _PARAM_VALUE_LIMIT = 6000  # MLflow truncates longer param values
-
-
-def find_repo_root(start: Path | None = None) -> Path:
-    """``DENOISEBENCH_ROOT`` if set, else the nearest folder at or above ``start`` (default cwd) holding dvc.yaml.
-
-    Falls back to ``start`` itself when no such folder exists.
-    """
-    env = os.environ.get("DENOISEBENCH_ROOT")
-    if env:
-        return Path(env).expanduser().resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / ROOT_MARKER).is_file():
-            return folder
-    return here
 
 
 def tracking_uri(repo_root: Path | None = None) -> str:

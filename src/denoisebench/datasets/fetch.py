@@ -20,9 +20,9 @@ from denoisebench.datasets.download import DEFAULT_TIMEOUT, archive_stem, downlo
 from denoisebench.datasets.spec import DatasetSpec, FileEntry
 from denoisebench.errors import ChecksumMismatchError, DatasetError
 from denoisebench.fsutil import atomic_path, sha256_file, write_text_atomic
+from denoisebench.mirror import MIRROR_ENV, data_mirror
 
 LOG = logging.getLogger(__name__)
-MIRROR_ENV = "DENOISEBENCH_MIRROR"
 RECORDED_NAME = ".recorded.sha256"
 
 
@@ -78,9 +78,9 @@ def dataset_dir(name: str | DatasetSpec, root: str | os.PathLike[str]) -> Path:
 
 
 def resolve_mirror(mirror: str | os.PathLike[str] | None) -> Path | None:
-    """The mirror folder: the argument, else ``$DENOISEBENCH_MIRROR``, else ``None``."""
-    value = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
-    return Path(value) if value else None
+    """The mirror folder: the argument, else the one :func:`denoisebench.mirror.data_mirror` finds
+    (``../shared/data`` beside the checkout, then ``$DENOISEBENCH_MIRROR``), else ``None``."""
+    return Path(mirror) if mirror is not None else data_mirror()
 
 
 def read_recorded(folder: Path) -> dict[str, str]:
@@ -159,11 +159,13 @@ def _fetch_file(spec: DatasetSpec, entry: FileEntry, dest: Path, mirror_root: Pa
                         f"the mirror copy is corrupt: restore {mirror_file} (e.g. from its checksums.sha256 source) "
                         f"or point DENOISEBENCH_MIRROR elsewhere")
         return
-    tried = f"mirror file {mirror_file} (absent)" if mirror_file is not None else f"no mirror (${MIRROR_ENV} unset)"
+    tried = f"mirror file {mirror_file} (absent)" if mirror_file is not None else (
+        f"no mirror (none of ../shared/data beside the checkout, params data.mirror, ${MIRROR_ENV})")
     if not allow_download:
         raise DatasetError(
             f"dataset {spec.name}: {entry.path} is not in {dest}; tried {tried} and downloads are disabled. "
-            f"Set {MIRROR_ENV} to a folder holding {spec.folder}/{entry.path}, or allow downloads"
+            f"Put the mirror at ../shared/data beside the checkout, or set data.mirror in params.yaml or {MIRROR_ENV} "
+            f"to a folder holding {spec.folder}/{entry.path}, or allow downloads"
         )
     if entry.url is None:
         raise DatasetError(f"dataset {spec.name}: {entry.path} has no download URL; tried {tried}. "

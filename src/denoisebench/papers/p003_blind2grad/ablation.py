@@ -16,7 +16,7 @@ Noise: AWGN ``sigma``, not clipped, on centre crops made exactly as the synthesi
 (``denoisebench.metrics``: RGB, output clipped and rounded to uint8, no border, Wang SSIM).
 
 Option defaults come from ``params.yaml`` ``ablation_003.<active profile>`` when ``--params`` exists (as
-``stages/fig7_003.py``), so ``python stages/ablation_003.py`` alone serves every profile; flags still win.
+the Fig. 7 stage), so ``python stages/paper.py 003 ablation`` alone serves every profile; flags still win.
 
 Writes ``--csv`` (one row per run: grid, variant, changes, images, psnr, ssim, seconds_per_image, same_as) and
 ``--out`` (markdown: one table per grid, the setting, and the paper's claims against what was measured), both

@@ -1,0 +1,76 @@
+"""Stage start-up: a stage imports only what it uses (the demo's ~100 stages each paid torch + MLflow imports).
+
+Each stage runs in a fresh interpreter on a tiny demo tree (one 128x128 image, sigma 25), and reports which
+heavy modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from denoisebench.config import Cell
+from denoisebench.synthesis import synthesize_cell
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "mlflow")
+#: Runs a stage as ``python stages/<name>.py ARGS`` would, then prints the heavy modules it imported.
+PROBE = ("import json, runpy, sys; script, *args = sys.argv[1:]; sys.argv = [script, *args]; "
+         "code = 0\ntry:\n    runpy.run_path(script, run_name='__main__')\nexcept SystemExit as exc:\n"
+         "    code = exc.code or 0\nprint(json.dumps({'heavy': sorted(m for m in %r if m in sys.modules), "
+         "'code': code}))" % (HEAVY,))
+
+
+@pytest.fixture(scope="module")
+def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder with params.yaml (demo profile, one cell) and that cell synthesized under data/noisy."""
+    work = tmp_path_factory.mktemp("startup")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["profile"] = "demo"
+    params["evaluation"]["demo"] = {"limit_images": 1, "sets": [
+        {"name": "demo", "dataset": "demo", "split": "test", "noise": ["awgn:sigma=25"]}]}
+    params["methods"] = {"classical": {"noisy": {"method": "noisy"}},
+                         "learned": {"liu_separate_s35": params["methods"]["learned"]["liu_separate_s35"]}}
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    synthesize_cell(Cell("demo", "demo", "test", "awgn:sigma=25", 1), work / "data" / "raw", work / "data" / "noisy",
+                    seed=0, overrides={})
+    return work
+
+
+def run_stage(work: Path, name: str, *args: str, tracking: bool = False) -> list[str]:
+    """Run ``stages/<name>.py`` in ``work``; the heavy modules it imported (fails on a non-zero exit)."""
+    env = {**os.environ, "DENOISEBENCH_TRACKING": "1" if tracking else "0", "DENOISEBENCH_ROOT": str(work),
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "stages" / f"{name}.py"), *args], cwd=work,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr[-3000:]
+    return report["heavy"]
+
+
+def test_entry_with_no_cell_in_the_profile_stops_before_heavy_imports(demo_tree: Path) -> None:
+    """liu_separate_s35 is trained for sigma 35 only: nothing of this profile applies, so predict and score write
+    their (empty) outputs without loading torch, the checkpoint (there is none) or MLflow, even with tracking on."""
+    assert run_stage(demo_tree, "predict", "--entry", "liu_separate_s35", tracking=True) == []
+    skipped = json.loads((demo_tree / "results" / "predictions" / "liu_separate_s35" / "skipped.json").read_text())
+    assert skipped == {"demo/awgn_sigma25": "trained for AWGN sigma=35 only"}
+    assert run_stage(demo_tree, "score", "--entry", "liu_separate_s35", tracking=True) == []
+    assert json.loads((demo_tree / "results" / "metrics" / "liu_separate_s35.json").read_text()) == {}
+
+
+def test_classical_predict_score_and_tables_do_not_import_torch(demo_tree: Path) -> None:
+    assert "torch" not in run_stage(demo_tree, "predict", "--entry", "noisy")
+    assert (demo_tree / "results" / "predictions" / "noisy" / "demo" / "awgn_sigma25").is_dir()
+    assert "torch" not in run_stage(demo_tree, "score", "--entry", "noisy")
+    metrics = json.loads((demo_tree / "results" / "metrics" / "noisy.json").read_text())
+    assert metrics["demo"]["awgn_sigma25"]["n_images"] == 1
+    heavy = run_stage(demo_tree, "tables", "--results", "results", "--references", str(REPO / "references"),
+                      "--out", "reports")
+    assert heavy == [] and (demo_tree / "reports" / "results.md").is_file()

@@ -1,0 +1,92 @@
+"""results/summary/ (headline metrics and the reported-vs-reproduced scatter) and the training-curve CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from denoisebench.tables import load_results
+from denoisebench.tables.summary import comparisons, headline, write_summary
+from denoisebench.training.curves import CurveLog
+
+REPO = Path(__file__).resolve().parents[1]
+REFS = REPO / "references"
+
+
+def _entry(root: Path, name: str, metrics: dict, per_image: list[list] | None = None, profile: str = "quick") -> None:
+    """One entry of the results contract (metrics JSON, meta.json, per_image.csv)."""
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "metrics" / f"{name}.json").write_text(json.dumps(metrics))
+    scores = root / "scores" / name
+    scores.mkdir(parents=True, exist_ok=True)
+    (scores / "meta.json").write_text(json.dumps({"entry": name, "method": name, "paper": "baseline",
+                                                  "kind": "classical", "profile": profile, "limit_images": None,
+                                                  "choices": [], "train": {}}))
+    rows = ["entry,method,testset,noise,image,psnr,ssim,psnr_shave3,ssim_shave3,seconds"]
+    rows += [",".join(str(v) for v in [name, name, *row]) for row in per_image or []]
+    (scores / "per_image.csv").write_text("\n".join(rows) + "\n")
+
+
+def _cell(psnr: float, n: int) -> dict:
+    return {"psnr": psnr, "ssim": 0.8, "psnr_shave3": psnr, "ssim_shave3": 0.8, "n_images": n, "sec_per_image": 1.0}
+
+
+@pytest.fixture()
+def results(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    _entry(root, "bm3d", {"kodak24": {"awgn_sigma25": _cell(31.5, 24)}, "cbsd68": {"awgn_sigma50": _cell(27.2, 4)}},
+           per_image=[["kodak24", "awgn_sigma25", "kodim01.png", 29.0, 0.8, 29.1, 0.8, 1.0]])
+    _entry(root, "noisy", {"kodak24": {"awgn_sigma25": _cell(20.0, 24)}})
+    return root
+
+
+def test_comparisons_match_cells_as_the_pages_do(results: Path) -> None:
+    rows = {(r.paper, r.table, r.method, r.cell): r for r in comparisons(load_results(results), REFS)}
+    average = rows[("blind2grad", "Table 3", "BM3D", "Kodak24, awgn_sigma25")]  # a dataset average
+    assert (average.entry, average.reported, average.reproduced, average.delta) == ("bm3d", 31.87, 31.5, -0.37)
+    assert not average.subset and average.profile == "quick"
+    per_image = rows[("semantic_denoise", "Table II", "CBM3D", "Kodak24, awgn_sigma25, kodim01")]  # per image
+    assert (per_image.reported, per_image.reproduced, per_image.delta) == (29.13, 29.0, -0.13)
+    assert all(r.entry == "bm3d" for r in rows.values())  # `noisy` is mapped to no paper method
+
+
+def test_summary_files(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "summary"
+    write_summary(results, REFS, out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["psnr"] == {"bm3d": 29.35, "noisy": 20.0}  # mean over the entry's scored cells
+    assert set(summary["n_cells"]) == {"p000", "p003", "p004"}  # every paper with mapped methods has its column
+    assert set(summary["d_psnr"]) == {p for p, n in summary["n_cells"].items() if n} and summary["n_cells"]["p003"]
+    rows = list(csv.DictReader(io.StringIO((out / "reported_vs_reproduced.csv").read_text())))
+    assert sum(summary["n_cells"].values()) == len(rows)
+    p003 = [float(r["delta"]) for r in rows if r["number"] == "003"]
+    assert summary["d_psnr"]["p003"] == pytest.approx(sum(p003) / len(p003), abs=1e-3)
+    assert {"reported", "reproduced", "paper", "cell"} <= set(rows[0])
+
+
+def test_summary_headline_without_results(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    assert headline([], load_results(tmp_path / "results")) == {"n_cells": {}, "d_psnr": {}, "psnr": {}}
+
+
+def test_curve_log_continues_a_resumed_run_and_restarts_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "curves" / "e.csv"
+    first = CurveLog(path)
+    for step in (10, 20, 30):
+        first(step, {"loss": 1.0 / step, "lr": 0.001})
+    first(31, {})  # a step without logs
+    resumed = CurveLog(path)  # interrupted after step 30's checkpoint at 20: steps 30.. are logged again
+    resumed(30, {"loss": 0.5, "lr": 0.001})
+    resumed(40, {"loss": 0.25, "lr": 0.001})
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [(r["step"], r["loss"]) for r in rows] == [("10", "0.1"), ("20", "0.05"), ("30", "0.5"), ("40", "0.25")]
+    assert list(rows[0]) == ["step", "loss", "lr"]
+    restarted = CurveLog(path)
+    restarted(5, {"loss": 2.0})
+    assert [r["step"] for r in csv.DictReader(io.StringIO(path.read_text()))] == ["5"]
+    empty = CurveLog(tmp_path / "none.csv").write()
+    assert empty.read_text() == "step,loss\n"
