@@ -10,6 +10,7 @@ from typing import Any
 
 from denoisebench.config import (TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, section,
                                  train_settings)
+from denoisebench.errors import ConfigError
 
 LOG = logging.getLogger("denoisebench")
 
@@ -42,6 +43,19 @@ def datasets_needed(params: dict[str, Any]) -> list[str]:
             uses_camera_pipeline |= isinstance(train_noise, dict) and train_noise.get("name") == "cbdnet"
     if uses_camera_pipeline:
         names.append("cbdnet_crf")
+    return sorted(set(names))
+
+
+def pretrained_needed(params: dict[str, Any]) -> list[str]:
+    """Released models (``pretrained`` registry names) that the ``pretrained`` method entries read."""
+    names = []
+    for entry in method_entries(params):
+        spec = method_entry(params, entry)
+        if spec.method == "pretrained":
+            if not spec.config.get("model"):
+                raise ConfigError(f"params.yaml: method entry {entry!r} (method pretrained) needs a 'model' key "
+                                  "(see `denoisebench pretrained list`)")
+            names.append(str(spec.config["model"]))
     return sorted(set(names))
 
 

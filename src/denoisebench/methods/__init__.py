@@ -9,6 +9,7 @@ from denoisebench.methods import bm3d as _bm3d  # noqa: F401,E402
 from denoisebench.methods import skimage_methods as _skimage_methods  # noqa: F401,E402
 from denoisebench.methods import dncnn as _dncnn  # noqa: F401,E402
 from denoisebench.methods import ffdnet as _ffdnet  # noqa: F401,E402
+from denoisebench.methods import pretrained as _pretrained  # noqa: F401,E402  (released DnCNN/FFDNet models)
 from denoisebench.methods import semantic_denoise as _semantic_denoise  # noqa: F401,E402  (paper 004)
 from denoisebench.methods import semantic_joint as _semantic_joint  # noqa: F401,E402  (paper 004)
 from denoisebench.methods import mtl_slw as _mtl_slw  # noqa: F401,E402  (paper 000)
