@@ -18,7 +18,7 @@ import numpy as np
 
 
 def measure(model: str, dataset: str, sigma: float, limit: int | None, clip: bool, seed: int, data_root: str,
-            weights_root: str) -> dict[str, float]:
+            weights_root: str, per_image: bool = False) -> dict[str, float]:
     """Mean PSNR/SSIM of ``model`` on the first ``limit`` images of ``dataset`` at AWGN ``sigma``."""
     from denoisebench.config import Cell
     from denoisebench.datasets import list_samples
@@ -39,6 +39,8 @@ def measure(model: str, dataset: str, sigma: float, limit: int | None, clip: boo
         noisy = noise.apply(clean, np.random.default_rng(realisation_seed(cell, sample.id, 0, seed)))
         out = denoise_adapted(method, noisy, DenoiseContext(sigma=sigma, device="cpu"))
         rows.append((psnr(clean, noisy), *evaluate_pair(clean, out).values()))
+        if per_image:
+            print(f"#  {model} {dataset} sigma={sigma:g} {sample.id}: {rows[-1][1]:.2f}", flush=True)
     mean = np.mean(rows, axis=0)
     return {"n": len(rows), "noisy": mean[0], "psnr": mean[1], "ssim": mean[2], "seconds": time.perf_counter() - start}
 
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--data-root", default="data/raw", help="dataset root (mirror layout also works)")
     parser.add_argument("--weights-root", default="data/raw/weights")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--per-image", action="store_true", help="also print each image's PSNR")
     args = parser.parse_args()
     import torch
 
@@ -64,7 +67,7 @@ def main() -> None:
         for dataset in args.dataset:
             for sigma in args.sigma:
                 r = measure(model, dataset, sigma, args.limit, args.clip, args.seed, args.data_root,
-                            args.weights_root)
+                            args.weights_root, args.per_image)
                 print(f"| {model} | {dataset} | {sigma:g} | {r['n']} | {args.clip} | {r['noisy']:.2f} | "
                       f"{r['psnr']:.2f} | {r['ssim']:.4f} | {r['seconds']:.0f} |", flush=True)
 
