@@ -1,4 +1,6 @@
-"""Stage `download`: fetch and verify every dataset the active profile needs into data.root (mirror first).
+"""Stage `download`: fetch and verify every dataset the active profile needs into data.root (mirror first), and
+the released models that `pretrained` entries use into data.root/weights (weights mirror first: data.weights_mirror,
+$DENOISEBENCH_WEIGHTS, or the `weights/` folder beside the data mirror).
 
 ``data/raw`` is a persistent output (``persist: true`` in dvc.yaml): DVC does not delete it before the stage runs,
 so a run that fails (an unknown profile, an unreachable URL) leaves the datasets already there in place, and
@@ -8,10 +10,11 @@ files already present and verified are not fetched again. Datasets of other prof
 from __future__ import annotations
 
 import argparse
+import os
 
 from denoisebench.config import data_mirror, data_root, load_params
 from denoisebench.fsutil import write_json_atomic
-from denoisebench.stage_support import LOG, datasets_needed, setup_logging
+from denoisebench.stage_support import LOG, datasets_needed, pretrained_needed, setup_logging
 
 
 def main() -> None:
@@ -31,6 +34,14 @@ def main() -> None:
         folder = fetch_dataset(name, root, mirror=mirror)
         report = verify_dataset(name, root)
         fetched[name] = {"folder": folder.name, "verified": bool(report.ok)}
+    weights_mirror = params.get("data", {}).get("weights_mirror") or (
+        None if os.environ.get("DENOISEBENCH_WEIGHTS") or mirror is None else mirror.parent / "weights")
+    for name in pretrained_needed(params):
+        from denoisebench.pretrained import WEIGHTS_SUBDIR, fetch_weights
+
+        LOG.info("fetching pretrained %s", name)
+        path = fetch_weights(name, root / WEIGHTS_SUBDIR, mirror=weights_mirror)
+        fetched[f"pretrained:{name}"] = {"folder": str(path.relative_to(root)), "verified": True}
     write_json_atomic(root / "fetched.json", fetched)
 
 

@@ -15,9 +15,10 @@ from denoisebench.noise import build_noise
 
 torch.set_num_threads(1)
 
-# Zero-shot methods train a network per image and have their own tests (tests/test_paper003_*.py).
+# Zero-shot methods train a network per image and have their own tests (tests/test_paper003_*.py); pretrained
+# models need their released weights files (tests/test_pretrained.py).
 CLASSICAL = [name for name in METHODS.names()
-             if not METHODS.get(name).needs_training and METHODS.get(name).kind != "zero-shot"]
+             if not METHODS.get(name).needs_training and METHODS.get(name).kind not in ("zero-shot", "pretrained")]
 
 
 def psnr(estimate: np.ndarray, clean: np.ndarray) -> float:

@@ -323,7 +323,8 @@ def test_extra_rows_section(results: Path, tmp_path: Path) -> None:
     assert _cell(section, row, "kodak24 · awgn_sigma25 shave3 PSNR") == "32.15 [from liu_joint_s25]"
     assert _cell(section, row, "kodak24 · awgn_sigma35 PSNR / SSIM") == "30.70 / 0.8500 [from liu_joint_s35, 4/24 img]"
     assert "cbsd68" not in section
-    assert "Not run yet: `liu_joint_s50`, `liu_joint_ce_s25`, `liu_joint_ce_s35`, `liu_joint_ce_s50`." in section
+    assert ("Not run yet: `liu_joint_s50`, `liu_joint_ce_s25`, `liu_joint_ce_s35`, `liu_joint_ce_s50`, "
+            "`dncnn_pub_color_blind`, `ffdnet_pub_color`.") in section
     page0 = (out / "000.md").read_text(encoding="utf-8").split(heading)[1].split("\n## ")[0]
     assert _cell(page0, "| BM3D → `bm3d` |", "cbsd68 · awgn_sigma50 PSNR / SSIM") == \
         "27.20 / 0.7701 [quick, 5/68 img]"

@@ -1,4 +1,4 @@
-"""The ``denoisebench`` command line: datasets, synthesize, score, denoise, methods.
+"""The ``denoisebench`` command line: datasets, pretrained, synthesize, score, denoise, methods.
 
 Each subcommand is a small function registered in ``COMMANDS``; errors of the benchmark's own kinds
 (:class:`~denoisebench.errors.DenoiseBenchError`) are printed as one line (``error: ...``) with exit status 2, never
@@ -46,6 +46,24 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     report = verify_dataset(args.name, root)
     print(report)
     return 0 if report.ok else 1
+
+
+# -------------------------------------------------------------------------------------------------- pretrained
+@command("pretrained")
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    from denoisebench.pretrained import PRETRAINED, fetch_weights
+
+    if args.action == "list":
+        print(f"{'name':<19}{'arch':<8}{'ch':<4}{'depth':<7}description")
+        for name in PRETRAINED.names():
+            spec = PRETRAINED.get(name)
+            print(f"{name:<19}{spec.arch:<8}{spec.channels:<4}{spec.depth:<7}{spec.description}")
+        return 0
+    if not args.name:
+        raise ConfigError("`denoisebench pretrained fetch` needs a model NAME (see `denoisebench pretrained list`)")
+    path = fetch_weights(args.name, Path(args.root), mirror=args.mirror)
+    print(f"{args.name}: fetched and verified at {path}")
+    return 0
 
 
 # -------------------------------------------------------------------------------------------------- synthesize
@@ -108,6 +126,13 @@ def _method_from_args(args: argparse.Namespace):
     from denoisebench.methods import METHODS, build_method
     from denoisebench.stage_support import params_section
 
+    if args.pretrained:
+        if args.method or args.checkpoint:
+            raise ConfigError("give either --pretrained NAME or --method (with --checkpoint), not both")
+        return build_method("pretrained", {"model": args.pretrained, "weights_root": args.weights_root,
+                                           "fetch": True})
+    if not args.method:
+        raise ConfigError("give --method NAME (a registered method or params.yaml entry) or --pretrained NAME")
     name, config, checkpoint = args.method, {}, args.checkpoint
     if name not in METHODS:
         params_file, params, groups = _params_entries(args.params)
@@ -253,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", help="local mirror folder (default: ../shared/data beside the checkout, else env "
                    "DENOISEBENCH_MIRROR)")
 
+    p = sub.add_parser("pretrained", help="list or fetch the authors' released DnCNN/FFDNet models")
+    p.add_argument("action", choices=["list", "fetch"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--root", default="data/raw/weights", help="weights folder (default: data/raw/weights)")
+    p.add_argument("--mirror", help="weights mirror (default: $DENOISEBENCH_WEIGHTS, else weights/ beside "
+                                    "$DENOISEBENCH_MIRROR)")
+
     p = sub.add_parser("synthesize", help="add seeded noise to every image of a folder")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
@@ -270,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("denoise", help="denoise an image file or a folder with any method")
-    p.add_argument("--method", required=True, help="registered method or params.yaml entry")
+    p.add_argument("--method", help="registered method or params.yaml entry")
+    p.add_argument("--pretrained", help="a released model (`denoisebench pretrained list`), fetched on demand")
+    p.add_argument("--weights-root", default="data/raw/weights", help="where released models are fetched to")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"),

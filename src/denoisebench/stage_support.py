@@ -105,6 +105,19 @@ def datasets_needed(params: dict[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
+def pretrained_needed(params: dict[str, Any]) -> list[str]:
+    """Released models (``pretrained`` registry names) that the ``pretrained`` method entries read."""
+    names = []
+    for entry in method_entries(params):
+        spec = method_entry(params, entry)
+        if spec.method == "pretrained":
+            if not spec.config.get("model"):
+                raise ConfigError(f"params.yaml: method entry {entry!r} (method pretrained) needs a 'model' key "
+                                  "(see `denoisebench pretrained list`)")
+            names.append(str(spec.config["model"]))
+    return sorted(set(names))
+
+
 def apply_profile_defaults(parser: argparse.ArgumentParser, section_name: str, argv: list[str] | None = None) -> None:
     """Set ``parser``'s defaults from ``params.yaml`` ``<section_name>.<active profile>`` (keys are option names
     with ``_`` for ``-``; mappings and lists are passed as JSON text). Flags given on the command line still win,

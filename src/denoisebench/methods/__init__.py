@@ -11,5 +11,6 @@ from denoisebench.methods import bm3d as _bm3d  # noqa: F401,E402
 from denoisebench.methods import skimage_methods as _skimage_methods  # noqa: F401,E402
 from denoisebench.methods import dncnn as _dncnn  # noqa: F401,E402
 from denoisebench.methods import ffdnet as _ffdnet  # noqa: F401,E402
+from denoisebench.methods import pretrained as _pretrained  # noqa: F401,E402  (released DnCNN/FFDNet models)
 
 __all__ = ["METHODS", "DenoiseContext", "Method", "build_method"]

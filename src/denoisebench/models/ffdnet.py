@@ -9,6 +9,13 @@ The noise-level map reaches the network either as an explicit ``sigma`` argument
 (shape (N,), (N, 1, 1, 1) or a full (N, 1, H, W) map, in [0, 1] units) or, when ``sigma`` is None, as the
 **last input channel** (N, C+1, H, W): this lets the generic trainer train FFDNet unchanged, with a noise model
 that appends the map (:class:`denoisebench.methods.ffdnet.NoiseLevelMapNoise`).
+
+Initialisation: the FFDNet paper names orthogonal initialisation and its MatConvNet training code is not
+public, so the authors' PyTorch code (KAIR's FFDNet training options) is followed: orthogonal convolutions with
+gain 0.2, zero biases, BN scales U(0.1, 1), zero shifts. The initial output is then near zero (a dark image)
+instead of the ~1 dB of gain-1 orthogonal layers with unit BN scales, whose output exploded through 12 layers.
+With ``batch_norm=False`` every convolution carries a bias: the layout of the released MatConvNet models (BN
+folded into the convolutions; :mod:`denoisebench.pretrained`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisebench.models import MODELS
+
+
+#: Gain of the orthogonal initialisation (KAIR's ``init_gain`` for FFDNet).
+INIT_GAIN = 0.2
 
 
 @MODELS.register("ffdnet")
@@ -49,11 +60,18 @@ class FFDNet(nn.Module):
         layers.append(nn.Conv2d(features, sub, 3, padding=1, bias=not batch_norm))
         self.body = nn.Sequential(*layers)
         self.channels, self.depth, self.features = channels, depth, features
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """KAIR's initialisation of FFDNet (module docstring): orthogonal gain 0.2, BN scales U(0.1, 1)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.orthogonal_(m.weight)  # the paper's initialisation
+                nn.init.orthogonal_(m.weight, gain=INIT_GAIN)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.weight, 0.1, 1.0)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         """Clean estimate of an (N, C, H, W) batch in [0, 1] at noise level ``sigma`` (0-1 units).

@@ -23,6 +23,8 @@ PAPER = Paper(
         "Joint (L_D + 0.2 L_P + 0.25 L_H, EfficientNet-Lite0; lambda_P calibrated)":
             ["liu_joint_s25", "liu_joint_s35", "liu_joint_s50"],
         "Joint, cross-entropy only (official code)": ["liu_joint_ce_s25", "liu_joint_ce_s35", "liu_joint_ce_s50"],
+        "DnCNN (published weights)": ["dncnn_pub_color_blind"],
+        "FFDNet (published weights)": ["ffdnet_pub_color"],
     },
     code=("multiscale", "separate", "joint"),  # calibrate.py: the lambda_P / units measurement script
     stages={"table4": "table4:main", "fig4": "fig4:main"},
