@@ -27,6 +27,9 @@ def main() -> None:
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
     kind = METHODS.get(entry.method).kind  # the class only: building a learned method builds its network (torch)
+    # A cheap method is built (its config checked) first, so a bad config is reported before missing data; a
+    # learned one after the plan (its config was checked by its train stage, and building it imports torch).
+    method = build_entry_method(params, entry) if kind in CPU_ONLY_KINDS else None
     cells, out_root = evaluation_plan(params), Path(args.out) / entry.entry
     plan = plan_entry(entry, kind, cells, Path(args.noisy))
     if not plan.run:  # stop before torch, the checkpoint and MLflow: nothing of this profile applies
@@ -34,7 +37,7 @@ def main() -> None:
         LOG.info("%s: no test cell of profile %s applies (%d skipped, see %s); nothing to predict", entry.entry,
                  active_profile(params), len(plan.skipped), out_root / "skipped.json")
         return
-    method = build_entry_method(params, entry)
+    method = method or build_entry_method(params, entry)
     device = "cpu" if kind in CPU_ONLY_KINDS else resolve_device(section(params, "predict").get("device"))
     if method.needs_training:
         method.load(Path(args.models) / entry.entry / "model.pt")

@@ -82,8 +82,13 @@ def test_configured_mirror_that_is_not_a_folder_is_named_and_skipped(layout: dic
 def test_download_stage_takes_the_camera_tables_from_the_mirror_beside_the_checkout(
         layout: dict[str, Path], shared_data: Path, repo_root: Path) -> None:
     """The demo profile's download stage, run with no variable set in a checkout whose mirror lies beside it,
-    fetches `cbdnet_crf` (the camera pipeline's tables) from that mirror, not from the network."""
+    fetches `cbdnet_crf` (the camera pipeline's tables) and the released models of the `pretrained` entries from
+    that mirror and its `weights/` sibling, not from the network."""
     shutil.copytree(shared_data / "CBDNet_CRF", layout["beside"] / "CBDNet_CRF")
+    weights = shared_data.parent / "weights"
+    if not weights.is_dir():
+        pytest.skip(f"{weights} (the released models beside the data mirror) is not available")
+    shutil.copytree(weights, layout["beside"].parent / "weights")
     repo = layout["repo"]
     params = (repo_root / "params.yaml").read_text().replace("profile: quick", "profile: demo", 1)
     (repo / "params.yaml").write_text(params)
@@ -94,6 +99,7 @@ def test_download_stage_takes_the_camera_tables_from_the_mirror_beside_the_check
     assert done.returncode == 0, done.stderr[-3000:]
     assert str(layout["beside"].resolve()) in done.stderr  # the log names the mirror it used
     assert verify_dataset("cbdnet_crf", repo / "data" / "raw").ok
+    assert (repo / "data" / "raw" / "weights").is_dir() and "cannot reach" not in done.stderr
 
 
 def test_fetch_without_mirror_argument_uses_the_discovered_mirror(layout: dict[str, Path], shared_data: Path,

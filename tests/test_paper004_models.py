@@ -88,8 +88,8 @@ def test_ffdnet_shapes_and_count() -> None:
         assert out.shape == x.shape
         # the noise-level map as an extra input channel gives the same result
         level = torch.tensor([0.1, 0.2]).view(2, 1, 1, 1).expand(2, 1, 17, 22)
-        assert torch.allclose(net(torch.cat([x, level], 1)), out, atol=1e-6)
-        # the map matters
-        assert not torch.allclose(net(x, 0.5), out[:1].expand(2, -1, -1, -1))
+        assert torch.allclose(net(torch.cat([x, level], 1)), out, rtol=1e-5, atol=0)
+        # the map matters (relative comparison: the authors' small init makes the untrained output tiny)
+        assert not torch.allclose(net(x, 0.5), out[:1].expand(2, -1, -1, -1), rtol=1e-3, atol=0)
     with pytest.raises(ValueError, match="noise-level map"):
         net(x)

@@ -254,7 +254,9 @@ def test_training_reduces_loss_and_custom_loss_hook(tmp_path: Path) -> None:
         validate=lambda model, step: {"val_dummy": float(step)},
     )
     assert calls == list(range(1, 41)) and len(seen) == 4
-    assert seen[-1] < 0.5 * seen[0]
+    # the authors' initialisation starts at the identity (loss = the noise's variance), so the loss falls from
+    # there rather than from a random output: a clear decrease, not a halving
+    assert seen[-1] < 0.9 * seen[0]
     assert result.final_loss == seen[-1]
     summary = torch.load(result.model_path, weights_only=True)["summary"]
     assert summary["val_dummy"] == 40.0

@@ -76,9 +76,9 @@ class Method(abc.ABC):
 
 def _load_all_methods() -> None:
     """Loader of :data:`METHODS`: the core method modules, then the discovered paper packages' code."""
-    from denoisebench.papers import load_paper_code
+    from denoisebench.papers import load_paper_methods
 
-    load_paper_code()
+    load_paper_methods()
 
 
 METHODS: Registry[type[Method]] = Registry("method", loader=_load_all_methods)

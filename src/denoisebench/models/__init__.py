@@ -15,9 +15,9 @@ from denoisebench.registry import Registry
 
 def _load_all_models() -> None:
     """Loader of :data:`MODELS`: the discovered paper packages register their networks."""
-    from denoisebench.papers import load_paper_code
+    from denoisebench.papers import load_paper_networks
 
-    load_paper_code()
+    load_paper_networks()
 
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model", loader=_load_all_models)

@@ -2,8 +2,9 @@
 
 A paper lives in ``denoisebench/papers/p<NNN>_<key>/`` (``p004_semantic_denoise``): its networks, methods,
 losses, figure/table stages and, in its ``__init__.py``, a :class:`Paper` declaration named ``PAPER``. Importing
-the declaration is cheap (no torch); the paper's code registers its methods and networks only when a registry is
-first looked up (:func:`load_paper_code`, the loader of ``METHODS`` and ``MODELS``).
+the declaration is cheap (no torch); the paper's method modules register when ``METHODS`` is first asked for a
+name it does not hold (:func:`load_paper_methods`), its network modules (which import torch) when ``MODELS`` is
+(:func:`load_paper_networks`), so a stage that only needs a method's class never imports torch.
 
 Discovery: every sub-package of this package whose name matches ``p<3 digits>_<key>`` is a paper. Folders named
 in the environment variable ``DENOISEBENCH_PAPER_PATH`` (``os.pathsep``-separated) are searched too, so a paper
@@ -44,7 +45,8 @@ class Paper:
         method_map: paper method name (as in the reported numbers) -> benchmark entries; a cell takes the first
             listed entry with a result for it (per-sigma models).
         extra_rows: row label -> entries without a reported counterpart, shown on the paper's page.
-        code: sub-modules to import so the paper's methods and networks register themselves.
+        code: sub-modules that register the paper's methods (keep them free of top-level torch imports).
+        networks: sub-modules that register the paper's networks in ``MODELS``.
         stages: figure/table stage name -> ``"module:function"`` (relative to the package) taking ``argv``.
         shave3: the page shows 3-px-shaved PSNR beside the whole-image one.
         note: a caveat shown near the top of the page.
@@ -60,6 +62,7 @@ class Paper:
     method_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extra_rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     code: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
     stages: Mapping[str, str] = field(default_factory=dict)
     shave3: bool = False
     note: str = ""
@@ -153,23 +156,30 @@ def paper_of_module(module_name: str) -> Paper | None:
     return None
 
 
-_code_loaded = False
+_loaded: set[str] = set()
 
 
-def load_paper_code() -> None:
-    """Import the core methods and networks, then every paper's ``code`` modules (registration side effects).
-
-    The loader of ``METHODS`` and ``MODELS``: the core never names a paper package.
-    """
-    global _code_loaded
-    if _code_loaded:
+def _load(field: str) -> None:
+    """Import the core registrations, then every paper's ``field`` modules (``code`` or ``networks``), once."""
+    if field in _loaded:
         return
-    _code_loaded = True
-    importlib.import_module("denoisebench.models")
+    _loaded.add(field)
     importlib.import_module("denoisebench.methods")
     for paper in all_papers():
-        for module in paper.code:
+        for module in getattr(paper, field):
             importlib.import_module(f"{paper.package}.{module}")
 
 
-__all__ = ["PAPERS", "Paper", "all_papers", "find_paper", "load_paper_code", "paper_of_module"]
+def load_paper_methods() -> None:
+    """Loader of ``METHODS``: the core methods, then every paper's method modules (the core never names one)."""
+    _load("code")
+
+
+def load_paper_networks() -> None:
+    """Loader of ``MODELS``: every paper's network modules (imports torch)."""
+    importlib.import_module("denoisebench.models")
+    _load("networks")
+
+
+__all__ = ["PAPERS", "Paper", "all_papers", "find_paper", "load_paper_methods", "load_paper_networks",
+           "paper_of_module"]

@@ -9,5 +9,6 @@ PAPER = Paper(
     seed_file="999_toy.txt",
     reported="reported.csv",
     method_map={"Toy net": "toy_entry"},
-    code=("network", "method"),
+    code=("method",),
+    networks=("network",),
 )

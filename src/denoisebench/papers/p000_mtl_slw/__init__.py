@@ -56,7 +56,8 @@ PAPER = Paper(
         "Improved CBDNet": "cbdnet_s2",
     },
     extra_rows=_rows_by_label(TABLE2_LAYOUT),
-    code=("dae", "cbdnet", "methods"),
+    code=("methods",),
+    networks=("dae", "cbdnet"),
     stages={"report": "report:main"},
     note="Table 2's numbers are missing from the paper text; only the figure-caption values (single unnamed "
          "images) exist, so reproduced averages over test images are not like-for-like comparisons with them.",

@@ -17,7 +17,8 @@ PAPER = Paper(
     reported="blind2grad.csv",
     method_map={"BM3D": "bm3d", "Ours": "blind2grad", "ZS-N2N": "zsn2n", "S2S": "self2self"},
     extra_rows={"Ours (real-noise variant, dilated)": ["blind2grad_real"]},
-    code=("network", "method", "zsn2n", "self2self"),
+    code=("method", "zsn2n", "self2self"),
+    networks=("network",),
     # convergence: the PSNR-vs-steps curve behind the `paper` schedule (run by hand, not a DVC stage)
     stages={"fig7": "fig7:main", "ablation": "ablation:main", "convergence": "convergence:main"},
     note="The paper's own caveat: several baseline cells (σ=25 Kodak24/BSD300/Set14 and SIDD raw-RGB) were "

@@ -26,7 +26,8 @@ PAPER = Paper(
         "DnCNN (published weights)": ["dncnn_pub_color_blind"],
         "FFDNet (published weights)": ["ffdnet_pub_color"],
     },
-    code=("multiscale", "separate", "joint"),  # calibrate.py: the lambda_P / units measurement script
+    code=("separate", "joint"),  # calibrate.py: the lambda_P / units measurement script
+    networks=("multiscale",),
     stages={"table4": "table4:main", "fig4": "fig4:main"},
     # The paper's released code shaves 3 px for PSNR while the paper claims whole images.
     shave3=True,
