@@ -16,16 +16,31 @@ from denoisebench.fsutil import write_text_atomic
 FIRST_COLUMNS = ("step", "loss")
 
 
+def read_step_csv(path: Path) -> dict[int, dict[str, float]]:
+    """``step -> {column: value}`` of a step table written by :func:`write_step_csv` ({} when absent)."""
+    if not path.is_file():
+        return {}
+    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+    return {int(row["step"]): {k: float(v) for k, v in row.items() if k != "step" and v} for row in rows}
+
+
+def write_step_csv(path: Path, rows: dict[int, dict[str, float]], columns: list[str]) -> None:
+    """Write ``step`` and ``columns`` (``%.6g``, empty when missing), one line per step in order, atomically."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["step", *columns])
+    for step in sorted(rows):
+        writer.writerow([step, *[("%.6g" % rows[step][c]) if c in rows[step] else "" for c in columns]])
+    write_text_atomic(path, buf.getvalue())
+
+
 class CurveLog:
     """Trainer callback (``(step, logs)``) that records each log step's averaged values in ``path``."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.rows: dict[int, dict[str, float]] = {}
+        self.rows = read_step_csv(self.path)
         self._fresh = True
-        if self.path.is_file():
-            for row in csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))):
-                self.rows[int(row["step"])] = {k: float(v) for k, v in row.items() if k != "step" and v}
 
     def __call__(self, step: int, logs: dict[str, float]) -> None:
         """Record the logs of ``step`` (steps without logs are ignored) and rewrite the file."""
@@ -40,12 +55,5 @@ class CurveLog:
     def write(self) -> Path:
         """Write the CSV (header only when nothing was logged) and return its path."""
         others = sorted({k for row in self.rows.values() for k in row} - set(FIRST_COLUMNS))
-        columns = [*FIRST_COLUMNS[1:], *others]
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["step", *columns])
-        for step in sorted(self.rows):
-            row = self.rows[step]
-            writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
-        write_text_atomic(self.path, buf.getvalue())
+        write_step_csv(self.path, self.rows, [*FIRST_COLUMNS[1:], *others])
         return self.path

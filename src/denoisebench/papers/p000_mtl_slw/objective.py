@@ -289,12 +289,11 @@ class History:
     """
 
     def __init__(self, out_dir: Path) -> None:
+        from denoisebench.training.curves import read_step_csv
+
         self.path = Path(out_dir) / "history.csv"
-        self.rows: dict[int, dict[str, float]] = {}
+        self.rows = read_step_csv(self.path)
         self._fresh = True
-        if self.path.is_file():
-            for row in csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))):
-                self.rows[int(row["step"])] = {k: float(v) for k, v in row.items() if k != "step" and v != ""}
 
     def state_dict(self) -> dict[str, Any]:
         """The recorded rows (saved in the trainer's ``state.pt``)."""
@@ -315,14 +314,9 @@ class History:
         self._write()
 
     def _write(self) -> None:
-        columns = sorted({k for r in self.rows.values() for k in r})
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["step", *columns])
-        for step in sorted(self.rows):
-            row = self.rows[step]
-            writer.writerow([step, *[("%.6g" % row[c]) if c in row else "" for c in columns]])
-        write_text_atomic(self.path, buf.getvalue())
+        from denoisebench.training.curves import write_step_csv
+
+        write_step_csv(self.path, self.rows, sorted({k for r in self.rows.values() for k in r}))
 
     def callback(self, step: int, logs: dict[str, float]) -> None:
         """Trainer callback: records the averaged logs of each log step."""
