@@ -39,6 +39,9 @@ def test_zoom_takes_the_cell_most_methods_have(tmp_path: Path) -> None:
     cell, rows = zoom_rows(PAPER, tmp_path)
     assert cell == ("kodak24", "awgn_sigma25") and rows == {"Noisy": "noisy", "A": "a2", "B": "b"}
     assert zoom_rows(PAPER, tmp_path / "empty") == (None, {})
+    # a cell the paper reports wins over one more methods ran on
+    assert zoom_rows(PAPER, tmp_path, {("cbsd68", "awgn_sigma50")}) == (("cbsd68", "awgn_sigma50"),
+                                                                         {"Noisy": "noisy", "A": "a1"})
 
 
 def test_links_and_figures_of_a_tiny_tree(tmp_path: Path) -> None:

@@ -85,9 +85,11 @@ def _cells(predictions: Path, entry: str) -> set[tuple[str, str]]:
     return {(d.parent.name, d.name) for d in root.glob("*/*") if d.is_dir() and any(d.iterdir())}
 
 
-def zoom_rows(paper: Paper, predictions: Path) -> tuple[tuple[str, str] | None, dict[str, str]]:
-    """The cell most of the paper's mapped methods were predicted on (first in sorted order on ties, full-image
-    sets before ``*_zs`` crop sets) and, per method, the first of its entries with predictions there."""
+def zoom_rows(paper: Paper, predictions: Path, reported: set[tuple[str, str]] = frozenset()
+              ) -> tuple[tuple[str, str] | None, dict[str, str]]:
+    """The cell most of the paper's mapped methods were predicted on (cells the paper reports first, then
+    full-image sets before ``*_zs`` crop sets, then name order) and, per method, the first of its entries with
+    predictions there. ``reported``: the (test set, noise label) cells of the paper's reported numbers."""
     per_method = {m: [(e, _cells(predictions, e)) for e in entries] for m, entries in paper.method_map.items()}
     counts: dict[tuple[str, str], int] = {}
     for entries in per_method.values():
@@ -95,7 +97,7 @@ def zoom_rows(paper: Paper, predictions: Path) -> tuple[tuple[str, str] | None, 
             counts[cell] = counts.get(cell, 0) + 1
     if not counts:
         return None, {}
-    cell = sorted(counts, key=lambda c: (-counts[c], c[0].endswith("_zs"), c))[0]
+    cell = sorted(counts, key=lambda c: (c not in reported, -counts[c], c[0].endswith("_zs"), c))[0]
     rows = {"Noisy": "noisy"}
     for method, entries in per_method.items():
         entry = next((e for e, cells in entries if cell in cells), None)
@@ -104,12 +106,24 @@ def zoom_rows(paper: Paper, predictions: Path) -> tuple[tuple[str, str] | None, 
     return cell, rows
 
 
-def zoom_figure(paper: Paper, noisy: Path, predictions: Path, scores: Path, out: Path) -> Path | None:
+def reported_cells(paper: Paper, references_dir: Path) -> set[tuple[str, str]]:
+    """(test set, noise label) of the paper's reported numbers (empty when its CSV is not there)."""
+    from denoisebench.references import read_reference_csv, result_noise_label
+
+    path = paper.reported_path(references_dir)
+    if not path.is_file():
+        return set()
+    frame = read_reference_csv(path).dropna(subset=["testset", "noise"])
+    return {(str(t), result_noise_label(str(n))) for t, n in zip(frame["testset"], frame["noise"])}
+
+
+def zoom_figure(paper: Paper, noisy: Path, predictions: Path, scores: Path, out: Path,
+                reported: set[tuple[str, str]] = frozenset()) -> Path | None:
     """The zoomed comparison of :func:`zoom_rows` through :mod:`denoisebench.zoom`; None when nothing to show."""
     from denoisebench import zoom
     from denoisebench.imageio import read_uint8
 
-    cell, rows = zoom_rows(paper, predictions)
+    cell, rows = zoom_rows(paper, predictions, reported)
     if cell is None or len(rows) < 2:
         return None
     clean = sorted((noisy / cell[0] / cell[1] / "clean").glob("*.png"))
@@ -122,7 +136,8 @@ def zoom_figure(paper: Paper, noisy: Path, predictions: Path, scores: Path, out:
     return out
 
 
-def write_paper_figures(results_dir: str | Path, noisy_dir: str | Path, figures_dir: str | Path) -> list[Path]:
+def write_paper_figures(results_dir: str | Path, noisy_dir: str | Path, figures_dir: str | Path,
+                        references_dir: str | Path = "references") -> list[Path]:
     """Every mapped paper's scatter and zoomed comparison; returns the written PNGs."""
     results, figures = Path(results_dir), Path(figures_dir)
     pairs = _read_pairs(results / "summary" / "reported_vs_reproduced.csv")
@@ -133,7 +148,8 @@ def write_paper_figures(results_dir: str | Path, noisy_dir: str | Path, figures_
         made: list[Any] = [scatter_figure(pairs, paper.number, figures / SCATTER_FILE.format(number=paper.number))]
         try:
             made.append(zoom_figure(paper, Path(noisy_dir), results / "predictions", results / "scores",
-                                    figures / ZOOM_FILE.format(number=paper.number)))
+                                    figures / ZOOM_FILE.format(number=paper.number),
+                                    reported_cells(paper, Path(references_dir))))
         except SystemExit as exc:  # zoom reports a known problem (e.g. a missing prediction) and exits
             LOG.warning("paper %s: no zoomed comparison (%s)", paper.number, exc)
         written += [p for p in made if p is not None]
