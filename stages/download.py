@@ -10,7 +10,6 @@ files already present and verified are not fetched again. Datasets of other prof
 from __future__ import annotations
 
 import argparse
-import os
 
 from denoisebench.config import data_mirror, data_root, load_params
 from denoisebench.fsutil import write_json_atomic
@@ -34,13 +33,11 @@ def main() -> None:
         folder = fetch_dataset(name, root, mirror=mirror)
         report = verify_dataset(name, root)
         fetched[name] = {"folder": folder.name, "verified": bool(report.ok)}
-    weights_mirror = params.get("data", {}).get("weights_mirror") or (
-        None if os.environ.get("DENOISEBENCH_WEIGHTS") or mirror is None else mirror.parent / "weights")
     for name in pretrained_needed(params):
-        from denoisebench.pretrained import WEIGHTS_SUBDIR, fetch_weights
+        from denoisebench.pretrained import WEIGHTS_SUBDIR, fetch_weights, weights_mirror
 
         LOG.info("fetching pretrained %s", name)
-        path = fetch_weights(name, root / WEIGHTS_SUBDIR, mirror=weights_mirror)
+        path = fetch_weights(name, root / WEIGHTS_SUBDIR, mirror=weights_mirror(params=params))
         fetched[f"pretrained:{name}"] = {"folder": str(path.relative_to(root)), "verified": True}
     write_json_atomic(root / "fetched.json", fetched)
 

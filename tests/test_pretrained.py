@@ -93,9 +93,12 @@ def test_fetch_copies_from_the_mirror_and_verifies(tmp_path: Path) -> None:
 
 
 def test_weights_mirror_is_beside_the_data_mirror(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import denoisebench.mirror
+
     monkeypatch.delenv("DENOISEBENCH_WEIGHTS", raising=False)
-    monkeypatch.setenv("DENOISEBENCH_MIRROR", str(tmp_path / "shared" / "data"))
+    monkeypatch.setattr(denoisebench.mirror, "data_mirror", lambda params=None, start=None: tmp_path / "shared" / "data")
     assert weights_mirror() == tmp_path / "shared" / "weights"
+    assert weights_mirror(params={"data": {"weights_mirror": str(tmp_path / "p")}}) == tmp_path / "p"
     monkeypatch.setenv("DENOISEBENCH_WEIGHTS", str(tmp_path / "w"))
     assert weights_mirror() == tmp_path / "w"
 

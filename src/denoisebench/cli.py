@@ -282,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "fetch"])
     p.add_argument("name", nargs="?")
     p.add_argument("--root", default="data/raw/weights", help="weights folder (default: data/raw/weights)")
-    p.add_argument("--mirror", help="weights mirror (default: $DENOISEBENCH_WEIGHTS, else weights/ beside "
-                                    "$DENOISEBENCH_MIRROR)")
+    p.add_argument("--mirror", help="weights mirror (default: $DENOISEBENCH_WEIGHTS, else weights/ beside the data "
+                                    "mirror: ../shared/data beside the checkout, then $DENOISEBENCH_MIRROR)")
 
     p = sub.add_parser("synthesize", help="add seeded noise to every image of a folder")
     p.add_argument("--input", required=True)

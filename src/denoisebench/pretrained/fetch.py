@@ -1,7 +1,8 @@
 """Fetching released models: mirror first, then the official URL at the pinned commit; sha256 always checked.
 
-The mirror is, in order: the ``mirror`` argument, ``$DENOISEBENCH_WEIGHTS``, or the ``weights/`` folder beside
-the data mirror (``$DENOISEBENCH_MIRROR`` = ``.../shared/data`` -> ``.../shared/weights``). Files go to
+The mirror is, in order: the ``mirror`` argument, params ``data.weights_mirror``, ``$DENOISEBENCH_WEIGHTS``, or
+the ``weights/`` folder beside the data mirror as :mod:`denoisebench.mirror` finds it (``../shared/data`` beside the
+checkout, ``data.mirror``, ``$DENOISEBENCH_MIRROR``: ``.../shared/data`` -> ``.../shared/weights``). Files go to
 ``<root>/<spec.local>`` (the pipeline's root is ``data/raw/weights``).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from denoisebench.datasets.download import DEFAULT_TIMEOUT, download
 from denoisebench.errors import ChecksumMismatchError, DatasetError
@@ -17,19 +19,19 @@ from denoisebench.fsutil import atomic_path, sha256_file
 from denoisebench.pretrained.catalog import PRETRAINED, PretrainedSpec
 
 WEIGHTS_ENV = "DENOISEBENCH_WEIGHTS"
-DATA_MIRROR_ENV = "DENOISEBENCH_MIRROR"
 #: Where the pipeline keeps fetched weights (under data.root).
 WEIGHTS_SUBDIR = "weights"
 
 
-def weights_mirror(mirror: str | os.PathLike[str] | None = None) -> Path | None:
-    """The weights mirror folder (see module docstring), or None when none is configured."""
-    if mirror:
-        return Path(mirror)
-    if os.environ.get(WEIGHTS_ENV):
-        return Path(os.environ[WEIGHTS_ENV])
-    data_mirror = os.environ.get(DATA_MIRROR_ENV)
-    return Path(data_mirror).parent / WEIGHTS_SUBDIR if data_mirror else None
+def weights_mirror(mirror: str | os.PathLike[str] | None = None, params: dict[str, Any] | None = None) -> Path | None:
+    """The weights mirror folder (see module docstring), or None when none is found."""
+    from denoisebench.mirror import shared_mirror_root
+
+    configured = mirror or ((params or {}).get("data") or {}).get("weights_mirror") or os.environ.get(WEIGHTS_ENV)
+    if configured:
+        return Path(configured)
+    shared = shared_mirror_root(params)
+    return shared / WEIGHTS_SUBDIR if shared is not None else None
 
 
 def weights_path(name: str | PretrainedSpec, root: str | os.PathLike[str]) -> Path:
