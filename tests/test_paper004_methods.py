@@ -105,7 +105,8 @@ class _TinyClassifier(nn.Module):
         return self.fc(feats.mean((2, 3))), feats
 
 
-def test_joint_loss_updates_only_the_denoiser() -> None:
+def _tiny_cascade() -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    """A small multi-scale denoiser, a frozen tiny classifier and a clean batch (seeded)."""
     from denoisebench.papers.p004_semantic_denoise.multiscale import MultiScaleDenoiser
 
     torch.manual_seed(0)
@@ -113,7 +114,11 @@ def test_joint_loss_updates_only_the_denoiser() -> None:
     cls = _TinyClassifier().eval()
     for p in cls.parameters():
         p.requires_grad_(False)
-    clean = torch.rand(2, 3, 24, 24)
+    return den, cls, torch.rand(2, 3, 24, 24)
+
+
+def test_joint_loss_updates_only_the_denoiser() -> None:
+    den, cls, clean = _tiny_cascade()
     loss, logs = joint_loss(den, cls, clean + 0.1 * torch.randn_like(clean), clean)
     loss.backward()
     assert all(p.grad is None for p in cls.parameters())
@@ -210,14 +215,7 @@ def test_configured_joint_terms_are_balanced_at_a_denoised_image(repo_root: Path
 
 
 def test_gradient_norms_and_lambda_p_calibration() -> None:
-    from denoisebench.papers.p004_semantic_denoise.multiscale import MultiScaleDenoiser
-
-    torch.manual_seed(0)
-    den = MultiScaleDenoiser(encoding=(16, 4, 4, 16), decoding=(32, 8, 8, 32), stem=8)
-    cls = _TinyClassifier().eval()
-    for p in cls.parameters():
-        p.requires_grad_(False)
-    clean = torch.rand(2, 3, 24, 24)
+    den, cls, clean = _tiny_cascade()
     batch = [(clean + 0.1 * torch.randn_like(clean), clean)]
     norms = gradient_norms(den, cls, batch)
     assert set(norms) == {"g_d", "g_p", "g_h", "l_d", "l_p", "l_h"}
