@@ -47,11 +47,10 @@ def status_table(params: dict[str, Any]) -> str:
         if paper is not None:
             by_paper.setdefault(paper.key, []).append(name)
     entries = _entries_by_paper(params)
-    stage_keys = {stage["package"]: [] for group in (params.get("paper_stages") or {}).values()
-                  for stage in (group or {}).values()}
+    stage_keys: dict[str, list[str]] = {}
     for group in (params.get("paper_stages") or {}).values():
         for key, stage in (group or {}).items():
-            stage_keys[stage["package"]].append(key)
+            stage_keys.setdefault(stage["package"], []).append(key)
     rows = ["| number | key | paper | status |", "| --- | --- | --- | --- |"]
     for paper in all_papers():
         folder = paper.package.rsplit(".", 1)[-1]
