@@ -91,17 +91,19 @@ def cell_noise_model(cell: Cell, data_root: Path, overrides: dict[str, bool]) ->
     return None if cell.is_real else build_cell_noise(cell.noise, overrides, data_root)
 
 
-def cell_pairs(cell: Cell, data_root: Path, seed: int, overrides: dict[str, bool]) -> Iterator[CellPair]:
+def cell_pairs(cell: Cell, data_root: Path, seed: int, overrides: dict[str, bool],
+               model: Any = None) -> Iterator[CellPair]:
     """The clean/noisy pairs of one cell, in the stage's order: centre crop first (clean and noisy alike), then
     synthetic noise with each realisation's seed (:func:`realisation_seed`).
 
     The synthesize stage writes these pairs; paper stages that need probe images use them too (through
     :mod:`denoisebench.probes`), so a figure's noisy image is byte-identical to the one the tables scored.
+    ``model``: the cell's noise model when the caller built it already (:func:`cell_noise_model`).
     """
     from denoisebench.datasets import list_samples
 
     samples = list_samples(cell.dataset, data_root, split=cell.split, limit=cell.limit)
-    model = cell_noise_model(cell, data_root, overrides)
+    model = model if model is not None else cell_noise_model(cell, data_root, overrides)
     crop = (lambda image: centre_crop(image, cell.crop)) if cell.crop else (lambda image: image)
     for sample in samples:
         try:
@@ -139,7 +141,7 @@ def _write_cell(cell: Cell, data_root: Path, out: Path, seed: int, overrides: di
     """The body of :func:`synthesize_cell`, writing into ``out``."""
     model = cell_noise_model(cell, data_root, overrides)
     records = []
-    for pair in cell_pairs(cell, data_root, seed, overrides):
+    for pair in cell_pairs(cell, data_root, seed, overrides, model):
         write_image(out / "clean" / f"{pair.image_id}.png", pair.clean)
         suffix = _noisy_suffix(pair.noisy)
         write_image(out / "noisy" / f"{pair.image_id}{suffix}", pair.noisy)
