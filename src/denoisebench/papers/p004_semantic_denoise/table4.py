@@ -14,6 +14,7 @@ classifiers (name -> weights path or null), denoisers (row label -> list of meth
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     synth = section(params, "synthesize")
     overrides = noise_overrides(synth.get("clip"), synth.get("quantize"))
 
+    @functools.cache  # the first sigma's pairs also give the clean images: synthesize each sigma once
     def probes(sigma: float) -> list[Any]:
         """The synthesize stage's pairs for (dataset, AWGN sigma, limit, crop): byte-identical noisy inputs."""
         return probe_pairs(cfg["dataset"], f"awgn:sigma={sigma:g}", data_root(params), split=cfg.get("split"),
