@@ -1,4 +1,7 @@
-"""Stage `predict@<entry>`: run one method entry on every synthesized test cell it applies to."""
+"""Stage `predict@<entry>`: run one method entry on every synthesized test cell it applies to.
+
+It writes predictions and per-image timings only; the score stage logs them to MLflow with the scores (so this
+stage never imports MLflow)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from denoisebench.config import active_profile, evaluation_plan, load_params, me
 from denoisebench.methods import METHODS
 from denoisebench.prediction import plan_entry, predict_entry, write_skipped
 from denoisebench.stage_support import LOG, build_entry_method, resolve_device, setup_logging
-from denoisebench.tracking import tracked_run
 
 #: Method kinds that never touch torch: their device is not resolved (resolving "auto" imports torch).
 CPU_ONLY_KINDS = ("identity", "classical")
@@ -41,47 +43,10 @@ def main() -> None:
     device = "cpu" if kind in CPU_ONLY_KINDS else resolve_device(section(params, "predict").get("device"))
     if method.needs_training:
         method.load(Path(args.models) / entry.entry / "model.pt")
-    with tracked_run(stage="predict", method=entry.entry, dataset=None, profile=active_profile(params),
-                     params={"entry": entry.entry, "method": entry.method, "config": entry.config,
-                             "profile": active_profile(params), "device": device}) as run:
-        results = predict_entry(method, entry, cells, Path(args.noisy), out_root, device, plan)
-        for i, result in enumerate(results):
-            LOG.info("%s on %s: %d images, %.2f s/image", entry.entry, result.cell.key, result.n_images,
-                     result.seconds / max(result.n_images, 1))
-            cell_name = f"{result.cell.testset}.{result.cell.label}"
-            run.log_metrics({f"sec_per_image.{cell_name}": result.seconds / max(result.n_images, 1)}, step=i)
-            if result.mean_iterations is not None:
-                run.log_metrics({f"iterations.{cell_name}": result.mean_iterations}, step=i)
-            log_sample(run, Path(args.noisy), Path(args.out) / entry.entry, result.cell)
-            log_cell_input(run, Path(args.noisy), result.cell)
-
-
-def log_cell_input(run, noisy_root: Path, cell) -> None:
-    """Log a test cell as an MLflow dataset input ("evaluation"); its digest is the sha256 of the cell's
-    manifest.json (dataset, noise params, per-image seeds and shapes: synthesis is a pure function of these)."""
-    import hashlib
-    import json
-
-    manifest = noisy_root / cell.testset / cell.label / "manifest.json"
-    raw = manifest.read_bytes()
-    run.log_dataset(f"{cell.testset}/{cell.label}", hashlib.sha256(raw).hexdigest(), str(manifest.parent.resolve()),
-                    "evaluation", {"images": len(json.loads(raw).get("images", []))})
-
-
-def log_sample(run, noisy_root: Path, pred_root: Path, cell) -> None:
-    """Log the first image of a cell (noisy input beside the restored output) as an MLflow sample image."""
-    import numpy as np
-
-    from denoisebench.imageio import read_image
-    from denoisebench.synthesis import read_manifest
-
-    images = read_manifest(noisy_root / cell.testset / cell.label)["images"]
-    if not images:
-        return
-    first = images[0]
-    noisy = read_image(noisy_root / cell.testset / cell.label / "noisy" / first["noisy_file"])
-    restored = read_image(pred_root / cell.testset / cell.label / f"{first['id']}.npy")
-    run.log_image(np.concatenate([noisy, restored], axis=1), f"{cell.testset}_{cell.label}_{first['id']}")
+    results = predict_entry(method, entry, cells, Path(args.noisy), out_root, device, plan)
+    for result in results:  # the entry's MLflow run is opened by the score stage, which reads timings.csv
+        LOG.info("%s on %s: %d images, %.2f s/image", entry.entry, result.cell.key, result.n_images,
+                 result.seconds / max(result.n_images, 1))
 
 
 if __name__ == "__main__":

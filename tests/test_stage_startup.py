@@ -74,3 +74,29 @@ def test_classical_predict_score_and_tables_do_not_import_torch(demo_tree: Path)
     heavy = run_stage(demo_tree, "tables", "--results", "results", "--references", str(REPO / "references"),
                       "--out", "reports")
     assert heavy == [] and (demo_tree / "reports" / "results.md").is_file()
+
+
+def test_predict_never_imports_mlflow_even_with_tracking_on(demo_tree: Path) -> None:
+    """Predict writes predictions and timings only; the score stage logs them (one MLflow run per entry)."""
+    assert "mlflow" not in run_stage(demo_tree, "predict", "--entry", "noisy", tracking=True)
+
+
+def test_one_score_stage_rescores_only_changed_entries_and_drops_removed_ones(demo_tree: Path) -> None:
+    for entry in ("noisy", "liu_separate_s35"):
+        run_stage(demo_tree, "predict", "--entry", entry)
+    meta = demo_tree / "results" / "scores" / "noisy" / "meta.json"
+    stale_metrics = demo_tree / "results" / "metrics" / "gone.json"
+    stale_metrics.parent.mkdir(parents=True, exist_ok=True)
+    stale_metrics.write_text("{}")
+    run_stage(demo_tree, "score")
+    assert not stale_metrics.exists()  # an entry no longer in params.yaml loses its results
+    first = json.loads(meta.read_text())["fingerprint"], meta.stat().st_mtime_ns
+    run_stage(demo_tree, "score")
+    assert (json.loads(meta.read_text())["fingerprint"], meta.stat().st_mtime_ns) == first  # unchanged: kept
+    prediction = next((demo_tree / "results" / "predictions" / "noisy").rglob("*.npy"))
+    prediction.write_bytes(prediction.read_bytes())  # rewritten (as a new predict run would): rescored
+    skipped_meta = demo_tree / "results" / "scores" / "liu_separate_s35" / "meta.json"
+    untouched = skipped_meta.stat().st_mtime_ns
+    run_stage(demo_tree, "score")
+    assert json.loads(meta.read_text())["fingerprint"] != first[0]
+    assert skipped_meta.stat().st_mtime_ns == untouched

@@ -216,20 +216,18 @@ def test_runs_of_one_dvc_experiment_share_a_parent(store: str, monkeypatch: pyte
     assert c.get_run(c.get_run(scored.run_id).data.tags["mlflow.parentRunId"]).info.run_name == "sweep-1"
 
 
-def test_predict_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: Path) -> None:
+def test_score_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: Path) -> None:
     import hashlib
-    import importlib.util
     import json
     from types import SimpleNamespace
 
-    spec = importlib.util.spec_from_file_location("predict_stage", Path(__file__).parents[1] / "stages" / "predict.py")
-    predict = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(predict)
+    from denoisebench.score_run import log_cell_input
+
     cell_dir = tmp_path / "noisy" / "kodak24" / "awgn_sigma25"
     cell_dir.mkdir(parents=True)
     (cell_dir / "manifest.json").write_text(json.dumps({"images": [{"id": "a"}, {"id": "b"}]}))
-    with tracked_run("predict", "bm3d", None, {}) as run:
-        predict.log_cell_input(run, tmp_path / "noisy", SimpleNamespace(testset="kodak24", label="awgn_sigma25"))
+    with tracked_run("score", "bm3d", None, {}) as run:
+        log_cell_input(run, tmp_path / "noisy", SimpleNamespace(testset="kodak24", label="awgn_sigma25"))
     (given,) = client(store).get_run(run.run_id).inputs.dataset_inputs
     assert (given.dataset.name, given.tags[0].key, given.tags[0].value) == (
         "kodak24/awgn_sigma25", "mlflow.data.context", "evaluation")
