@@ -14,7 +14,7 @@ from denoisebench.score_run import (
     ScorePaths, entries_to_score, is_current, log_evaluation_run, remove_stale, score_entry, score_fingerprint,
 )
 from denoisebench.stage_support import LOG, setup_logging
-from denoisebench.tracking import git_revision
+from denoisebench.tracking import flush_pending, git_revision
 
 
 def main() -> None:
@@ -50,6 +50,9 @@ def main() -> None:
         if summary:  # an entry with no cell in this profile gets no MLflow run (and costs no mlflow import)
             log_evaluation_run(entry, summary, cells, paths, profile)
     LOG.info("scored %d entries, %d unchanged", len(entries) - kept, kept)
+    flushed = flush_pending()  # deferred MLflow runs (demo profile) of the train stages and of this one
+    if flushed:
+        LOG.info("replayed %d deferred MLflow runs into the store", flushed)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("DENOISEBENCH_TRACKING", raising=False)
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "live")  # the demo profile's default is deferred
     return uri
 
 
@@ -233,3 +233,61 @@ def test_score_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: 
         "kodak24/awgn_sigma25", "mlflow.data.context", "evaluation")
     assert given.dataset.digest == hashlib.sha256((cell_dir / "manifest.json").read_bytes()).hexdigest()[:36]
     assert json.loads(given.dataset.profile) == {"images": 2}
+
+
+def test_mode_defaults_to_deferred_in_demo_and_the_variable_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DENOISEBENCH_TRACKING", raising=False)
+    assert (tracking.tracking_mode(profile="demo"), tracking.tracking_mode(profile="quick")) == ("deferred", "live")
+    assert tracking.tracking_mode(enabled=False, profile="quick") == "off"
+    for flag, mode in (("0", "off"), ("live", "live"), ("deferred", "deferred"), ("1", "deferred")):
+        monkeypatch.setenv("DENOISEBENCH_TRACKING", flag)
+        assert tracking.tracking_mode(profile="demo") == mode
+
+
+def test_deferred_runs_are_replayed_into_the_store_with_everything_they_logged(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+
+    from denoisebench.tracking_journal import JOURNAL_TAG, journal_root
+
+    monkeypatch.setenv("DENOISEBENCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "deferred")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-d")
+    with tracked_run("train", "dncnn", "demo", {"train": {"lr": 0.001}}, profile="demo") as first:
+        first.log_metrics({"loss": 0.5}, step=1)
+        first.log_metrics({"loss": 0.4}, step=2)
+        first.log_image(np.full((8, 8, 3), 0.5, np.float32), "sample")
+        first.log_dataset("demo", "ab" * 32, "/data/demo", "training", {"images": 3})
+    with tracked_run("train", "dncnn", "demo", {"train": {"lr": 0.001}}, resumed_from=(first.run_id, 1)) as second:
+        second.log_metrics({"loss": 0.3}, step=3)
+    with pytest.raises(RuntimeError):
+        with tracked_run("predict", "bm3d", None, {}):
+            raise RuntimeError("boom")
+    killed = journal_root(tmp_path) / ("f" * 32)  # a journal whose process died before its end record
+    killed.mkdir()
+    start = {"time": 1, "op": "start", "pid": 2 ** 22 + 12345, "host": os.uname().nodename, "run_name": "x",
+             "tags": {"stage": "train"}, "group": None, "resumed_from": None}
+    (killed / "events.jsonl").write_text(json.dumps(start) + "\n")
+    still_running = journal_root(tmp_path) / ("e" * 32)  # its process (this one) is alive: left for later
+    still_running.mkdir()
+    (still_running / "events.jsonl").write_text(json.dumps({**start, "pid": os.getpid()}) + "\n")
+    c = client(store)
+    assert c.search_runs([e.experiment_id for e in c.search_experiments()]) == []  # nothing written yet
+    assert tracking.flush_pending() == 4
+    experiment = c.get_experiment_by_name("denoisebench").experiment_id
+    runs = {r.data.tags[JOURNAL_TAG]: r for r in c.search_runs([experiment]) if JOURNAL_TAG in r.data.tags}
+    one, two = runs[first.run_id], runs[second.run_id]
+    assert one.info.status == "FINISHED" and one.data.params == {"train.lr": "0.001"}
+    assert (one.data.tags["stage"], one.data.tags["profile"], one.data.tags["run_group"]) == ("train", "demo", "exp-d")
+    assert [m.value for m in c.get_metric_history(one.info.run_id, "loss")] == [0.5, 0.4]
+    assert {a.path for a in c.list_artifacts(one.info.run_id, "images")} == {"images/sample.png"}
+    (given,) = one.inputs.dataset_inputs
+    assert (given.dataset.name, given.tags[0].value) == ("demo", "training")
+    assert two.data.tags["resumed_from"] == one.info.run_id  # linked by MLflow id once both are replayed
+    assert [(m.step, m.value) for m in c.get_metric_history(two.info.run_id, "loss")] == [(1, 0.5), (3, 0.3)]
+    parent = c.get_run(one.data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name == "exp-d" and two.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    statuses = sorted(r.info.status for r in runs.values())
+    assert statuses == ["FAILED", "FINISHED", "FINISHED", "KILLED"]
+    assert [p.name for p in journal_root(tmp_path).iterdir()] == [still_running.name]

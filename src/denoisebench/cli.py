@@ -267,6 +267,16 @@ def cmd_papers(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- tracking
+@command("tracking")
+def cmd_tracking(args: argparse.Namespace) -> int:
+    """``flush``: replay the deferred MLflow runs (the demo profile's journal) into the store."""
+    from denoisebench.tracking import flush_pending, tracking_uri
+
+    print(f"replayed {flush_pending()} deferred runs into {tracking_uri()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoisebench", description="Image-denoising reproducibility benchmark.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -323,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("papers", help="what each paper's package implements (the README's paper table)")
     p.add_argument("--params", help="params.yaml (default: the project root's)")
     p.add_argument("--readme", help="rewrite the generated paper table of this README instead of printing it")
+
+    p = sub.add_parser("tracking", help="replay deferred MLflow runs (.denoisebench/mlflow-journal) into the store")
+    p.add_argument("action", choices=["flush"])
     return parser
 
 

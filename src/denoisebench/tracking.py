@@ -6,8 +6,11 @@ tracking server, another file). The repository root is ``DENOISEBENCH_ROOT`` whe
 above the working directory that holds ``dvc.yaml``. Queued DVC experiments run in a temporary copy of the
 repository: set ``MLFLOW_TRACKING_URI`` or ``DENOISEBENCH_ROOT`` to keep their runs in the main store.
 
-MLflow is imported lazily, with telemetry off. ``tracked_run(..., enabled=False)`` or env
-``DENOISEBENCH_TRACKING=0`` gives a no-op run with the same API (fast tests, quick experiments).
+MLflow is imported lazily, with telemetry off. Three modes (:func:`tracking_mode`): ``live`` writes to the store
+as the stage runs; ``deferred`` records the run in a local journal that one later process replays into the store
+(:mod:`denoisebench.tracking_journal`: the ``score`` stage does it, so a ``demo`` stage never pays MLflow's ~4 s
+start-up); ``off`` (``tracked_run(..., enabled=False)`` or env ``DENOISEBENCH_TRACKING=0``) gives a no-op run
+with the same API (fast tests, quick experiments).
 
 Runs of one pipeline run are grouped: under ``dvc exp run`` (``DVC_EXP_NAME``), or with ``DENOISEBENCH_RUN_GROUP``
 set, every stage run is a child of one parent run named after the group and carries the tag ``run_group``.
@@ -76,10 +79,25 @@ def git_revision(cwd: Path | None = None) -> str | None:
     return rev if out.returncode == 0 and rev else None
 
 
+#: Profiles whose runs are deferred by default (seconds of work per stage: MLflow's start-up would dominate).
+DEFERRED_PROFILES = ("demo",)
+MODES = ("live", "deferred", "off")
+
+
+def tracking_mode(enabled: bool = True, profile: str | None = None) -> str:
+    """``off`` when ``enabled`` is False or env ``DENOISEBENCH_TRACKING`` is 0/false/no/off; ``live`` or
+    ``deferred`` when the variable says so; else ``deferred`` for :data:`DEFERRED_PROFILES`, ``live`` otherwise."""
+    flag = os.environ.get("DENOISEBENCH_TRACKING", "1").strip().lower()
+    if not enabled or flag in {"0", "false", "no", "off"}:
+        return "off"
+    if flag in MODES:
+        return flag
+    return "deferred" if profile in DEFERRED_PROFILES else "live"
+
+
 def tracking_enabled(enabled: bool = True) -> bool:
     """False when ``enabled`` is False or env ``DENOISEBENCH_TRACKING`` is 0/false/no/off."""
-    flag = os.environ.get("DENOISEBENCH_TRACKING", "1").strip().lower()
-    return enabled and flag not in {"0", "false", "no", "off"}
+    return tracking_mode(enabled) != "off"
 
 
 def dvc_exp_name() -> str | None:
@@ -234,7 +252,7 @@ def _experiment_id(client: Any, uri: str) -> str:
         return experiment.experiment_id
 
 
-def _group_parent(client: Any, experiment_id: str, group: str) -> str:
+def group_parent(client: Any, experiment_id: str, group: str) -> str:
     """The parent run of pipeline run ``group`` (found by its tags, else created), marked RUNNING."""
     baseline = os.environ.get("DVC_EXP_BASELINE_REV")
     query = f"tags.run_group = '{group}' and tags.run_kind = 'pipeline'"
@@ -270,6 +288,54 @@ def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> Non
     run.copy_metrics(previous, step)
 
 
+def stage_tags(stage: str, method: str, dataset: str | None, profile: str | None, group: str | None) -> dict[str, Any]:
+    """The tags of a stage run (None values are not set)."""
+    revision = git_revision(find_repo_root())
+    return {"stage": stage, "method": method, "dataset": dataset, "profile": profile, "git_revision": revision,
+            "mlflow.source.git.commit": revision, "dvc_exp_name": dvc_exp_name(), "run_group": group,
+            "run_kind": "stage"}
+
+
+def run_name(stage: str, method: str, dataset: str | None) -> str:
+    """``stage-method[-dataset]``."""
+    return "-".join(str(part) for part in (stage, method, dataset) if part)
+
+
+@contextlib.contextmanager
+def _journal_run(stage: str, method: str, dataset: str | None, params: dict[str, Any],
+                 resumed_from: tuple[str, int] | None, profile: str | None) -> Iterator[Any]:
+    """A deferred run (:class:`denoisebench.tracking_journal.JournalRun`), ended FINISHED or FAILED."""
+    from denoisebench.tracking_journal import JournalRun, journal_root
+
+    group = run_group()
+    run = JournalRun(journal_root(find_repo_root()), {
+        "run_name": run_name(stage, method, dataset), "group": group,
+        "tags": {k: v for k, v in stage_tags(stage, method, dataset, profile, group).items() if v is not None},
+        "resumed_from": list(resumed_from) if resumed_from else None})
+    run.log_params(params)
+    status = "FAILED"
+    try:
+        yield run
+        status = "FINISHED"
+    finally:
+        run.end(status)
+
+
+def flush_pending(client: Any = None, experiment_id: str | None = None) -> int:
+    """Replay the deferred runs of this repository into the MLflow store (opened here when not given); return how
+    many. Nothing is imported when there is no journal."""
+    from denoisebench.tracking_journal import flush_journals, journal_root, pending
+
+    root = journal_root(find_repo_root())
+    if not pending(root):
+        return 0
+    if client is None:
+        uri = tracking_uri()
+        client = _mlflow().tracking.MlflowClient(tracking_uri=uri)
+        experiment_id = _experiment_id(client, uri)
+    return flush_journals(root, client, experiment_id)
+
+
 @contextlib.contextmanager
 def tracked_run(
     stage: str,
@@ -279,8 +345,9 @@ def tracked_run(
     resumed_from: tuple[str, int] | None = None,
     enabled: bool = True,
     profile: str | None = None,
-) -> Iterator[TrackedRun | NullRun]:
-    """Open a new MLflow run for one stage execution.
+) -> Iterator[Any]:
+    """Open a new MLflow run for one stage execution (a :class:`TrackedRun`; a journal run in deferred mode, a
+    :class:`NullRun` when off: :func:`tracking_mode`).
 
     Params are logged once (MLflow params never change); a resumed training is a new run with the params of this
     execution, linked to the run it continues. Under a run group (:func:`run_group`) the run is a child of the
@@ -294,34 +361,25 @@ def tracked_run(
         resumed_from: ``(run id, step)`` of the run a resumed training continues: tagged ``resumed_from`` and
             ``resumed_from_step``; its metrics up to that step are copied into the new run.
         enabled: False gives a :class:`NullRun`.
-        profile: the params profile (demo/quick/paper), tagged when given.
+        profile: the params profile (demo/quick/paper), tagged when given; picks the default mode.
     """
-    if not tracking_enabled(enabled):
+    mode = tracking_mode(enabled, profile)
+    if mode == "off":
         yield NullRun()
+        return
+    if mode == "deferred":
+        with _journal_run(stage, method, dataset, params, resumed_from, profile) as run:
+            yield run
         return
     mlflow = _mlflow()
     uri = tracking_uri()
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     experiment_id = _experiment_id(client, uri)
+    flush_pending(client, experiment_id)  # deferred runs of earlier stages first, so the store keeps their order
     group = run_group()
-    parent = _group_parent(client, experiment_id, group) if group else None
-    name = "-".join(str(part) for part in (stage, method, dataset) if part)
-    run = TrackedRun(client, client.create_run(experiment_id, run_name=name).info.run_id)
-    revision = git_revision(find_repo_root())
-    run.set_tags(
-        {
-            "stage": stage,
-            "method": method,
-            "dataset": dataset,
-            "profile": profile,
-            "git_revision": revision,
-            "mlflow.source.git.commit": revision,
-            "dvc_exp_name": dvc_exp_name(),
-            "run_group": group,
-            "run_kind": "stage",
-            PARENT_TAG: parent,
-        }
-    )
+    parent = group_parent(client, experiment_id, group) if group else None
+    run = TrackedRun(client, client.create_run(experiment_id, run_name=run_name(stage, method, dataset)).info.run_id)
+    run.set_tags({**stage_tags(stage, method, dataset, profile, group), PARENT_TAG: parent})
     run.log_params(params)
     if resumed_from is not None:
         _link_resumed(client, run, *resumed_from)
