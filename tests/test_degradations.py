@@ -31,6 +31,8 @@ def test_same_seed_same_bytes_other_seed_differs(spec: str) -> None:
 
 def test_labels_and_cells_select_degradations_by_name() -> None:
     assert parse_noise_spec("motion_blur:length=15,angle=30").label == "motion_blur_length15_angle30"
+    assert parse_noise_spec("motion_blur").label == "motion_blur"
+    assert parse_noise_spec("motion_blur:length_range=[3,9]").label == "motion_blur_length3-9"
     assert parse_noise_spec("haze").label == "haze" and parse_noise_spec("rain:layers=2").label == "rain_layers2"
     assert Cell("x", "demo", "test", "jpeg:quality=10", None).label == "jpeg_quality10"
     with pytest.raises(ConfigError):

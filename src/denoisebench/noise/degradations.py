@@ -61,7 +61,7 @@ class MotionBlur(NoiseModel):
     name = "motion_blur"
     PARAMS = (
         Param("length", "float", None, low=1.0, high=101.0, key=True, doc="kernel length (px)"),
-        Param("length_range", "range", (5.0, 25.0), low=1.0, high=101.0, label="length", key=True,
+        Param("length_range", "range", (5.0, 25.0), low=1.0, high=101.0, label="length",
               doc="kernel length ~ U[lo, hi] (px)"),
         Param("angle", "float", None, low=-360.0, high=360.0, key=True, doc="direction (degrees)"),
         Param("angle_range", "range", (0.0, 180.0), low=-360.0, high=360.0, label="", doc="direction ~ U[lo, hi]"),
