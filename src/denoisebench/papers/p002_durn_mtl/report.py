@@ -137,8 +137,9 @@ def _mean(values: list[tuple[float, float, int] | None]) -> tuple[float, float, 
 
 
 def _profile(scores: Path, entry: str) -> str:
+    """The profile the entry was scored in ("paper" when it has no scores yet: no tag)."""
     meta = scores / entry / "meta.json"
-    return json.loads(meta.read_text()).get("profile", "?") if meta.is_file() else "?"
+    return str(json.loads(meta.read_text()).get("profile", "?")) if meta.is_file() else "paper"
 
 
 def _param_table() -> list[str]:
@@ -170,7 +171,8 @@ def build_report(params: dict[str, Any], noisy: Path, predictions: Path, scores:
            "real sets: differences measure a different data set and schedule, not reproduction error.", ""]
     out += ["## Degraded inputs", "", "| task | set | protocol | PSNR / SSIM |", "| --- | --- | --- | --- |"]
     for task, cell in TASK_CELLS.items():
-        out.append(f"| {task} | `{cell.testset}` ({cell.paper_set} stand-in) | {cell.protocol} | "
+        kind = "real set" if task == "jpeg" else "stand-in"
+        out.append(f"| {task} | `{cell.testset}` ({cell.paper_set}, {kind}) | {cell.protocol} | "
                    f"{_fmt(scorer.inputs(cell))} |")
     three = {e: p for e, p in entries.items() if sorted(p["tasks"]) == sorted(THREE)}
     out += ["", "## Table 2: designs (3-task mean of blur, haze, rain)", "",
