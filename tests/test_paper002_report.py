@@ -22,14 +22,12 @@ def test_report_rescored_means_and_figure(tmp_path) -> None:
     params = {"methods": {"learned": {
         "durn_rbh": {"method": "durn_mtl", "code": "papers/p002_durn_mtl", "layout": "R>B>H"},
         "durn_st_rain": {"method": "durn_mtl", "code": "papers/p002_durn_mtl", "tasks": ["rain"]}}}}
-    psnrs = {}
     for i, task in enumerate(("blur", "haze", "rain")):
         cell = TASK_CELLS[task]
         clean = _write_cell(tmp_path, cell.testset, cell.noise, i)
         offset = 0.02 * (i + 1)
         write_image(tmp_path / "pred" / "durn_rbh" / cell.testset / _label(cell.noise) / "img1.png",
                     np.clip(clean + offset, 0, 1))
-        psnrs[task] = offset
     text, figure = build_report(params, tmp_path / "noisy", tmp_path / "pred", tmp_path / "scores",
                                 tmp_path / "models", tmp_path / "missing.csv")
     row = next(line for line in text.splitlines() if line.startswith("| `R>B>H` | `durn_rbh`"))
