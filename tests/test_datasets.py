@@ -30,6 +30,9 @@ EXPECTED = {
     "kodak24": "Kodak24", "cbsd68": "CBSD68", "bsd68_gray": "BSD68_gray", "set12": "Set12", "set14": "Set14",
     "live1": "LIVE1", "cbsd432": "CBSD432", "bsd400_gray": "BSD400_gray", "polyu": "PolyU", "cc15": "CC15",
     "sidd_val": "SIDD", "renoir": "RENOIR", "demo": "demo", "cbdnet_crf": "CBDNet_CRF",
+    # issue 13 (paper 002): restoration sets
+    "gopro_test": "GoPro", "gopro_train": "GoPro", "reside_sots_indoor": "RESIDE_SOTS", "reside_its": "RESIDE_ITS",
+    "did_mdn_test": "DID-MDN",
 }
 
 

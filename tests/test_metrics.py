@@ -240,8 +240,9 @@ def test_protocol_defaults_and_round_trip():
     assert Protocol.from_dict({"border": 3}) == get_protocol("shave3")
     for name in PROTOCOLS.names():
         assert Protocol.from_dict(get_protocol(name).to_dict()) == get_protocol(name)
-    assert PROTOCOLS.names() == ["default", "durn", "shave3", "sidd"]
+    assert PROTOCOLS.names() == ["default", "durn", "durn_y", "shave3", "sidd"]
     assert get_protocol("durn") == Protocol(quant="trunc", ssim="skimage_default")
+    assert get_protocol("durn_y") == Protocol(space="y_opencv", quant="trunc", ssim="skimage_default")
     assert get_protocol("sidd") == Protocol(quant="float")
 
 
@@ -255,7 +256,7 @@ def test_protocol_errors_name_key_and_valid_values():
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(ConfigError, match="border"):
             Protocol(border=bad)
-    with pytest.raises(UnknownNameError, match="default, durn, shave3, sidd"):
+    with pytest.raises(UnknownNameError, match="default, durn, durn_y, shave3, sidd"):
         get_protocol("matlab")
     with pytest.raises(KeyError, match="valid names"):
         PROTOCOLS["matlab"]  # mapping-style access, as the CLI uses it

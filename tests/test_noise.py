@@ -187,7 +187,8 @@ def test_clip_and_quantize_options():
 def test_defaults_per_method_specs():
     clip = {n: model(n).clip for n in NOISE_MODELS.names()}
     assert clip == {"awgn": False, "poisson": False, "poisson_gaussian": False, "hetero_gaussian": True,
-                    "speckle": True, "composite": True, "cbdnet": True, "jpeg": True, "salt_pepper": False}
+                    "speckle": True, "composite": True, "cbdnet": True, "jpeg": True, "salt_pepper": False,
+                    "motion_blur": True, "haze": True, "rain": True}  # degradations (issue 13): 8-bit sets
     assert build_noise("awgn").quantize is False and build_noise("jpeg").quantize is True
     assert build_noise("awgn").sigma == 25.0 and build_noise("speckle:sigma=20").sigma is None
     with pytest.raises(ConfigError, match="quantize"):

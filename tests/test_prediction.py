@@ -101,3 +101,25 @@ def test_metrics_summary_writes_null_for_infinite_psnr() -> None:
                           "psnr": [float("inf"), 30.0], "ssim": [1.0, 0.9], "seconds": [0.1, 0.3]})
     cell = summarize_cells(frame)["t"]["real"]
     assert cell["psnr"] is None and cell["ssim"] == 0.95 and cell["n_images"] == 2 and cell["sec_per_image"] == 0.2
+
+
+# Issue 13: a set's `entries` patterns keep every other entry off it (restoration sets run only their entries).
+HAZE_CELL = Cell("cbsd68_haze", "cbsd68", None, "haze", 2, entries=("noisy", "durn_*"))
+
+
+@pytest.mark.parametrize("name, skipped", [("noisy", False), ("durn_rbh", False), ("bm3d", True)])
+def test_set_entries_restrict_who_runs_on_a_set(name: str, skipped: bool) -> None:
+    query = CellQuery(MethodEntry(name, "noisy", {}), "identity", HAZE_CELL, 3, {}, False)
+    assert (skip_reason(query) is not None) == skipped
+
+
+def test_set_entries_are_parsed_and_checked() -> None:
+    from denoisebench.config import evaluation_plan
+    from denoisebench.errors import ConfigError
+
+    sets = [{"name": "h", "dataset": "demo", "noise": ["haze"], "entries": ["noisy", "durn_*"]}]
+    params = {"profile": "demo", "evaluation": {"demo": {"sets": sets}}}
+    assert evaluation_plan(params)[0].entries == ("noisy", "durn_*")
+    sets[0]["entries"] = "noisy"
+    with pytest.raises(ConfigError, match="entries"):
+        evaluation_plan(params)

@@ -88,6 +88,8 @@ class Cell:
         crop: centre crop side applied to clean and noisy images alike (None = whole images).
         zeroshot: the set is one that zero-shot methods (per-image training, costly) run on.
         repeats: noise realisations per image (the N2N/B2U protocol repeats Kodak x10, Set14 x20).
+        entries: entry-name patterns (fnmatch) of the only entries evaluated on the set; None = every entry
+            (issue 13: restoration sets such as haze or rain run only the input baseline and their paper's entries).
     """
 
     testset: str
@@ -98,6 +100,7 @@ class Cell:
     crop: int | None = None
     zeroshot: bool = False
     repeats: int = 1
+    entries: tuple[str, ...] | None = None
 
     @property
     def is_real(self) -> bool:
@@ -117,7 +120,7 @@ class Cell:
         return f"{self.testset}/{self.label}"
 
 
-SET_KEYS = ("name", "dataset", "split", "noise", "limit_images", "crop", "zeroshot", "repeats")
+SET_KEYS = ("name", "dataset", "split", "noise", "limit_images", "crop", "zeroshot", "repeats", "entries")
 
 
 def _positive_int(value: Any, where: str, allow_none: bool = True) -> int | None:
@@ -133,7 +136,8 @@ def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
     """The test cells of the active profile, in params order.
 
     A set may override the profile's ``limit_images`` and add ``crop`` (centre crop side), ``zeroshot: true`` (the
-    sets zero-shot methods run on) and ``repeats`` (noise realisations per image).
+    sets zero-shot methods run on), ``repeats`` (noise realisations per image) and ``entries`` (entry-name
+    patterns: only those entries run on the set).
     """
     profile = active_profile(params)
     plan = section(params, "evaluation", profile)
@@ -157,12 +161,16 @@ def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
         zeroshot = entry.get("zeroshot", False)
         if not isinstance(zeroshot, bool):
             raise ConfigError(f"params.yaml: {where}.zeroshot={zeroshot!r} must be true or false")
+        entries = entry.get("entries")
+        if entries is not None and (not isinstance(entries, list) or not all(isinstance(e, str) for e in entries)):
+            raise ConfigError(f"params.yaml: {where}.entries={entries!r} must be a list of entry-name patterns "
+                              "(e.g. ['noisy', 'durn_*'])")
         for noise in entry["noise"]:
             if str(noise) == REAL_NOISE and repeats != 1:
                 raise ConfigError(f"params.yaml: {where}: repeats={repeats} needs synthetic noise; real noise has "
                                   "one realisation per image")
             cells.append(Cell(name, entry["dataset"], entry.get("split"), str(noise), set_limit, crop, zeroshot,
-                              repeats))
+                              repeats, None if entries is None else tuple(entries)))
     return cells
 
 

@@ -62,9 +62,16 @@ def _not_in_evaluate_on(q: CellQuery) -> str | None:
     return None
 
 
+def _not_in_set_entries(q: CellQuery) -> str | None:
+    patterns = q.cell.entries
+    if patterns is not None and not any(fnmatch.fnmatchcase(q.entry.entry, p) for p in patterns):
+        return f"test set {q.cell.testset!r} runs only the entries {list(patterns)}"
+    return None
+
+
 #: Rules deciding which cells an entry is not evaluated on; the first reason found is recorded.
 SKIP_RULES: tuple[Callable[[CellQuery], str | None], ...] = (
-    _grey_model_on_colour, _other_sigma, _zeroshot_elsewhere, _not_in_evaluate_on,
+    _grey_model_on_colour, _other_sigma, _zeroshot_elsewhere, _not_in_evaluate_on, _not_in_set_entries,
 )
 
 

@@ -240,6 +240,72 @@ def _load_batches(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef
     return refs
 
 
+# ---- extracted restoration archives (issue 13: GoPro, RESIDE, DID-MDN) -----------------------------------
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _images_within(spec: DatasetSpec, folder: Path) -> list[Path]:
+    """Image files below ``folder`` (hidden parts skipped), restricted to ``layout.within`` when set, sorted."""
+    files = []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if path.suffix.lower() not in _IMAGE_SUFFIXES or any(p.startswith(".") for p in parts):
+            continue
+        if spec.layout.within and spec.layout.within not in parts[:-1]:
+            continue
+        files.append(path)
+    return sorted(files)
+
+
+def _sample_id(rel: Path, drop: str) -> str:
+    return _UNSAFE.sub("_", "_".join(p for p in rel.with_suffix("").parts if p != drop)).strip("_")
+
+
+@LOADERS.register("mirrored")
+def _load_mirrored(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef]:
+    lay = spec.layout
+    inputs = [p for p in _images_within(spec, folder) if lay.noisy_dir in p.relative_to(folder).parts[:-1]]
+    refs = []
+    for noisy in inputs:
+        rel = noisy.relative_to(folder)
+        parts = [lay.clean_dir if part == lay.noisy_dir else part for part in rel.parts[:-1]]
+        stem = noisy.stem.split(lay.clean_stem_sep)[0] if lay.clean_stem_sep else noisy.stem
+        candidates = [folder.joinpath(*parts, stem + suffix) for suffix in (noisy.suffix, *_IMAGE_SUFFIXES)]
+        clean = next((c for c in candidates if c.is_file()), None)
+        if clean is None:
+            warnings.warn(f"dataset {spec.name}: no reference for {noisy} under {folder.joinpath(*parts)}; skipped",
+                          stacklevel=2)
+            continue
+        refs.append(SampleRef(_sample_id(rel, lay.noisy_dir), spec.name, functools.partial(read_image, clean),
+                              functools.partial(read_image, noisy), clean_path=clean, noisy_path=noisy))
+    if not refs:
+        raise DatasetError(f"dataset {spec.name}: no {lay.noisy_dir}/ images with {lay.clean_dir}/ references under "
+                           f"{folder}{f' (below a {lay.within}/ folder)' if lay.within else ''}; run `denoisebench "
+                           f"datasets fetch {spec.name}` or extract the archive there")
+    return refs
+
+
+def _half(path: Path, left: bool) -> np.ndarray:
+    image = read_image(path)
+    w = image.shape[1] // 2
+    return image[:, :w] if left else image[:, w: 2 * w]
+
+
+@LOADERS.register("side_by_side")
+def _load_side_by_side(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef]:
+    noisy_left = spec.layout.noisy_dir == "left"
+    refs = [SampleRef(_sample_id(p.relative_to(folder), ""), spec.name,
+                      functools.partial(_half, p, not noisy_left), functools.partial(_half, p, noisy_left),
+                      clean_path=p, noisy_path=p)
+            for p in _images_within(spec, folder)]
+    if not refs:
+        raise DatasetError(f"dataset {spec.name}: no images under {folder}"
+                           f"{f' (below a {spec.layout.within}/ folder)' if spec.layout.within else ''}; run "
+                           f"`denoisebench datasets fetch {spec.name}` or extract the archive there")
+    return refs
+
+
 # ---- scikit-image bundled images -------------------------------------------------------------------------
 
 @LOADERS.register("bundled")

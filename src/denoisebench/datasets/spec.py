@@ -17,7 +17,7 @@ from urllib.parse import quote
 from denoisebench.errors import DatasetError
 
 #: Layout kinds understood by the loaders (see ``loaders.LOADERS``).
-LAYOUT_KINDS = ("clean", "paired", "blocks", "batches", "aux", "bundled")
+LAYOUT_KINDS = ("clean", "paired", "blocks", "batches", "aux", "bundled", "mirrored", "side_by_side")
 COLORS = ("rgb", "gray", "mixed")
 ROLES = ("test", "train", "aux")
 ALL_SPLIT = "all"
@@ -53,6 +53,14 @@ class Layout:
         noisy_dir, clean_dir: sub-folders of a ``paired`` layout.
         noisy_file, clean_file, noisy_key, clean_key: the ``.mat`` files and variable names of a ``blocks`` layout.
         crop: centre-crop size per split for ``bundled`` images.
+        within: ``mirrored`` / ``side_by_side``: only files below a folder of this name (``"test"``), "" = all.
+        clean_stem_sep: ``mirrored``: the reference's stem is the input's stem up to this separator (RESIDE:
+            ``hazy/1400_1.png`` -> ``gt/1400.png``); "" = the same stem.
+
+    Issue 13 (paper 002) adds ``mirrored`` (extracted archives whose inputs sit in folders named ``noisy_dir`` and
+    whose references sit at the same path under ``clean_dir``: GoPro ``blur``/``sharp``, RESIDE ``hazy``/``gt``)
+    and ``side_by_side`` (pix2pix-style images, degraded half | clean half: DID-MDN; ``noisy_dir`` is ``left``
+    or ``right``, the degraded half).
     """
 
     kind: str
@@ -63,6 +71,8 @@ class Layout:
     noisy_key: str | None = None
     clean_key: str | None = None
     crop: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    within: str = ""
+    clean_stem_sep: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in LAYOUT_KINDS:

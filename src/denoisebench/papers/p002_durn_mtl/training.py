@@ -1,0 +1,119 @@
+"""Multi-task training in cycles of task mini-batches (paper Sec. 5.1.2) on the generic resumable trainer.
+
+A cycle holds ``cycle[task]`` mini-batches of each trained task (paper: 1 haze, 1 rain, 3 blur; +1 JPEG in the
+4-task setting [choice: 1]; +1 denoising, beyond the paper) in a random order. Step ``s`` belongs to cycle
+``(s - 1) // L`` (``L`` = mini-batches per cycle); each cycle's order is drawn from ``default_rng([seed, cycle,
+7])``, so the task of a step is a pure function of ``(seed, step)`` and a resumed run trains exactly the tasks an
+uninterrupted one would. Each mini-batch degrades the trainer's clean patches with its task's model (a spec drawn
+per patch from the task's list, randomness from ``default_rng([seed, step, 11])``) and its loss is back-propagated
+through the task's path only: the shared encoder, the extra DuRB-Ms below its decoder and the decoder (the other
+parameters get no gradient, so Adam leaves them untouched).
+
+The generic trainer synthesises noise from one model per run; here the degradation depends on the step's task,
+so the trainer is given :class:`TaskCycle` (an identity "noise" whose ``params`` carry the cycle and the task
+degradations into the resume hash) and the degradation happens in :func:`cycle_loss`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from denoisebench.errors import ConfigError
+
+#: Mini-batches per cycle (paper: haze 1, rain 1, blur 3; JPEG 1 [choice]; denoise 1 [beyond the paper]).
+DEFAULT_CYCLE: dict[str, int] = {"haze": 1, "rain": 1, "blur": 3, "jpeg": 1, "denoise": 1}
+#: Training degradations per task: one spec is drawn per patch (method-specs 2.9 / 5(d)).
+DEFAULT_TASK_NOISE: dict[str, list[str]] = {
+    "blur": ["motion_blur"],
+    "haze": ["haze"],
+    "rain": ["rain"],
+    "jpeg": ["jpeg:quality=10", "jpeg:quality=20", "jpeg:quality=30", "jpeg:quality=40"],
+    "denoise": ["awgn:sigma_range=[5,50]"],
+}
+#: Noise-model name of a test cell -> the task (decoder) that restores it; real noise -> denoise.
+NOISE_TASK: dict[str, str] = {"motion_blur": "blur", "haze": "haze", "rain": "rain", "jpeg": "jpeg",
+                              "awgn": "denoise", "real": "denoise"}
+
+
+class TaskCycle:
+    """The task of every training step plus the degradation models of each task.
+
+    Args:
+        tasks: trained tasks (in layout order).
+        cycle: mini-batches per cycle of each task (tasks missing here get 1).
+        task_noise: task -> list of noise specs.
+        seed: the training seed (the trainer's ``TrainConfig.seed``).
+    """
+
+    def __init__(self, tasks: Sequence[str], cycle: Mapping[str, int], task_noise: Mapping[str, Sequence[str]],
+                 seed: int) -> None:
+        from denoisebench.noise import build_noise
+
+        self.tasks = tuple(tasks)
+        self.counts = {t: int(cycle.get(t, 1)) for t in self.tasks}
+        bad = {t: n for t, n in self.counts.items() if n < 1}
+        if bad:
+            raise ConfigError(f"durn_mtl: cycle counts must be >= 1, got {bad}")
+        missing = [t for t in self.tasks if not task_noise.get(t)]
+        if missing:
+            raise ConfigError(f"durn_mtl: task_noise has no degradation for task(s) {missing}; give a list of "
+                              f"noise specs per task, e.g. {DEFAULT_TASK_NOISE}")
+        self.specs = {t: [str(s) for s in task_noise[t]] for t in self.tasks}
+        self.models = {t: [build_noise(s) for s in self.specs[t]] for t in self.tasks}
+        self.seed = int(seed)
+        self._base = [t for t in self.tasks for _ in range(self.counts[t])]
+
+    @property
+    def length(self) -> int:
+        """Mini-batches per cycle."""
+        return len(self._base)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """What the trained weights depend on (hashed by the trainer for resuming)."""
+        return {"name": "task_cycle", "tasks": list(self.tasks), "cycle": self.counts,
+                "task_noise": {t: [dict(m.params) for m in self.models[t]] for t in self.tasks}}
+
+    def order(self, cycle: int) -> list[str]:
+        """The shuffled task order of cycle ``cycle`` (0-based)."""
+        rng = np.random.default_rng([self.seed, cycle, 7])
+        return [self._base[i] for i in rng.permutation(self.length)]
+
+    def task(self, step: int) -> str:
+        """The task of trainer step ``step`` (1-based)."""
+        cycle, pos = divmod(step - 1, self.length)
+        return self.order(cycle)[pos]
+
+    def degrade(self, clean: np.ndarray, task: str, step: int) -> np.ndarray:
+        """Degrade a clean (N, C, H, W) batch with ``task``'s models (one spec drawn per patch)."""
+        rng = np.random.default_rng([self.seed, step, 11])
+        models = self.models[task]
+        out = [models[int(rng.integers(len(models)))].apply(p.transpose(1, 2, 0), rng).transpose(2, 0, 1)
+               for p in clean]
+        return np.stack(out).astype(np.float32, copy=False)
+
+    # The generic trainer's noise interface: identity (the degradation happens in the loss, per task).
+    def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(clean, dtype=np.float32)
+
+    def apply_torch(self, batch: Any, generator: Any) -> Any:
+        return batch
+
+
+def cycle_loss(schedule: TaskCycle, l1_weight: float, ssim_weight: float) -> Any:
+    """The trainer's loss hook: degrade the step's clean patches for its task, restore them with that task's
+    path, DuRN loss against the clean patches."""
+    import torch
+
+    from denoisebench.papers.p002_durn_mtl.losses import durn_loss
+
+    def loss_fn(model: Any, noisy: Any, clean: Any, step: int) -> tuple[Any, dict[str, Any]]:
+        task = schedule.task(step)
+        degraded = schedule.degrade(clean.detach().float().cpu().numpy(), task, step)
+        x = torch.from_numpy(degraded).to(clean.device, dtype=clean.dtype)
+        return durn_loss(model(x, task), clean, l1_weight, ssim_weight)
+
+    return loss_fn
