@@ -122,15 +122,35 @@ def shard(batch_size: int, rank: Rank) -> slice:
     return slice(rank.rank * per, (rank.rank + 1) * per)
 
 
-def wrap(module: nn.Module, device: torch.device, rank: Rank) -> nn.Module:
-    """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` (BatchNorm -> SyncBatchNorm) when
-    distributed, else itself. Unused parameters are allowed (task switching trains one head per step)."""
+#: A model attribute: True when some parameters get no gradient in some steps (e.g. task switching trains one
+#: head per step); DDP then looks for them every step (an extra autograd-graph traversal), else it fails.
+FIND_UNUSED_ATTR = "ddp_find_unused_parameters"
+
+
+def wrap(module: nn.Module, device: torch.device, rank: Rank, find_unused: bool = False) -> nn.Module:
+    """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` when distributed, else itself."""
     if not rank.distributed:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the ranks with autograd: the gradient of every rank's input is the sum of the output gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -142,8 +162,7 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not dist.is_initialized():
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = _AllReduceSum.apply
         dims = [0, *range(2, x.dim())]
         shape = (1, -1, *([1] * (x.dim() - 2)))
         count = x.numel() // x.shape[1] * dist.get_world_size()

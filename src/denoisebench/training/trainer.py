@@ -384,7 +384,8 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
               "n_train_images": len(sampler), "distributed": scale, **extra_params}
     torch_noise = _has_torch_noise(noise, device, sampler.channels)
     batches = _Batches(sampler, noise, cfg, torch_noise=torch_noise, part=part if not torch_noise else slice(None))
-    train_step = (distributed.wrap(_LossModule(model, loss_fn), device, rank) if rank.distributed
+    find_unused = bool(getattr(model, distributed.FIND_UNUSED_ATTR, False))
+    train_step = (distributed.wrap(_LossModule(model, loss_fn), device, rank, find_unused) if rank.distributed
                   else lambda noisy, clean, step: loss_fn(model, noisy, clean, step))
     autocast = torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype], enabled=amp)
     bar = tqdm(total=cfg.iterations, initial=start, disable=not (cfg.progress and rank.main and sys.stderr.isatty()),

@@ -41,6 +41,7 @@ class MTLNetwork(nn.Module):
     def __init__(self, net: nn.Module, weighting: Weighting | None = None, switcher: TaskSwitcher | None = None):
         super().__init__()
         self.net, self.weighting, self.switcher = net, weighting, switcher
+        self.ddp_find_unused_parameters = switcher is not None  # s2 trains one task head per step
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         return self.net(noisy)
