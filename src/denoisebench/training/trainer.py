@@ -329,8 +329,6 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
                 out: Path, device: torch.device, part: slice, rank: distributed.Rank, loss_fn: LossFn | None,
                 validate: Validator | None, callbacks: Sequence[Callback], meta: dict[str, Any],
                 tracking: dict[str, Any] | None, stateful: Sequence[Stateful]) -> TrainResult:
-    from tqdm.auto import tqdm
-
     from denoisebench.tracking import tracked_run
 
     cuda = device.type == "cuda"
@@ -388,7 +386,7 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
     train_step = (distributed.wrap(_LossModule(model, loss_fn), device, rank, find_unused) if rank.distributed
                   else lambda noisy, clean, step: loss_fn(model, noisy, clean, step))
     autocast = torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype], enabled=amp)
-    bar = tqdm(total=cfg.iterations, initial=start, disable=not (cfg.progress and rank.main and sys.stderr.isatty()),
+    bar = _progress_bar(total=cfg.iterations, initial=start, disable=not (cfg.progress and rank.main and sys.stderr.isatty()),
                desc=f"train {track['method']}", dynamic_ncols=True)
     sums: dict[str, torch.Tensor] = {}
     window, final_loss, step = 0, None, start
@@ -462,6 +460,24 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
             work_dir.parent.rmdir()
     return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest,
                        lineage, rank.world_size)
+
+
+class _NoBar:
+    """Stands in for tqdm when it is not installed (benchmarks/gpu_check.py runs with torch/numpy/skimage only)."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _progress_bar(**kwargs: Any) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(**kwargs)
 
 
 def _extend_lineage(lineage: list[dict[str, Any]], run: Any, start: int) -> list[dict[str, Any]]:
