@@ -23,7 +23,7 @@ device and that the trainer ran there, and records:
 A ``--budget-s`` wall-clock budget stops starting new entries (those are listed as not run); entries are visited
 one method at a time, round-robin, so every method is measured before a method's variants. Entries that cannot
 run here (e.g. missing CRF tables for the camera-pipeline noise) are reported with their error, not fatal.
-Figures go to ``--json`` (default ``reports/gpu_check.json``) and a table on stdout; the exit status is 1 when
+Figures go to ``--json`` (default ``reports/benchmarks/gpu_check.json``) and a table on stdout; the exit status is 1 when
 any entry that ran failed a check.
 """
 
@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="CPU smoke mode: demo-profile schedules, 3 steps, 64 px inference, 32 px zero-shot")
     p.add_argument("--crf-dir", default=None, help="CBDNet CRF tables for the camera-pipeline noise (default: "
                    "data/raw/CBDNet_CRF, else CBDNet_CRF in the data mirror)")
-    p.add_argument("--json", default=str(REPO / "reports" / "gpu_check.json"))
+    p.add_argument("--json", default=str(REPO / "reports" / "benchmarks" / "gpu_check.json"))
     args = p.parse_args(argv)
     if args.reduced:
         args.profile, args.steps, args.size, args.zs_size, args.zs_iterations = "demo", 3, 64, 32, 2

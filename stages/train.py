@@ -2,7 +2,9 @@
 
 With ``train.<entry>.<profile>.nproc`` > 1 or env ``DENOISEBENCH_NPROC`` > 1 the stage replaces itself by
 ``torchrun --standalone --nproc_per_node=N stages/train.py ...`` (data-parallel DDP; ``batch_size`` stays the
-effective batch); only rank 0 writes the curve and summary.
+effective batch); only rank 0 writes the curve and summary. With env ``DENOISEBENCH_GPUS=0,1,...`` it first
+claims ``nproc`` free GPUs of that list (file locks shared by every queued experiment of the repository) and
+sets ``CUDA_VISIBLE_DEVICES`` to them, so ``dvc queue start -j N`` spreads experiments over the GPUs.
 
 An interrupted run resumes from its newest checkpoint, kept in `.denoisebench/checkpoints/<entry>/<config hash>/`
 (outside `models/`, which `dvc exp run` restores from dvc.lock before running).
@@ -42,6 +44,10 @@ def main() -> None:
     nproc = distributed.requested_nproc(settings, where)
     if nproc > 1 or "nproc" in settings:
         settings["nproc"] = nproc
+    if not distributed.launched_by_torchrun():  # $DENOISEBENCH_GPUS: take free GPUs (queue workers share them)
+        gpus = distributed.claim_gpus(nproc)
+        if gpus:
+            LOG.info("%s: GPU(s) %s (CUDA_VISIBLE_DEVICES)", entry.entry, ",".join(gpus))
     distributed.relaunch_under_torchrun(nproc, [str(Path(__file__).resolve()), *sys.argv[1:]])
     distributed.pin_local_device()
     dataset, split, limit = (settings.pop(key, None) for key in DATA_KEYS)

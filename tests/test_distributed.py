@@ -145,3 +145,29 @@ def test_batchnorm_swap_is_undone_and_keeps_the_tensors() -> None:
     distributed.restore_batchnorm(model, swapped)
     assert not any(isinstance(m, distributed.CPUSyncBatchNorm) for m in model.modules())
     assert {k: v.data_ptr() for k, v in model.state_dict().items()} == before
+
+
+def test_concurrent_stages_claim_different_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process holding GPU 0 (as a running queued experiment would) makes the next claim take GPU 1; a claim
+    of more GPUs than are free waits (here: times out); the held GPU is free again once its holder exits."""
+    env = {**_env(), distributed.GPUS_ENV: "0,1", distributed.GPU_LOCKS_ENV: str(tmp_path)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time; from denoisebench.training import distributed as d; "
+         "print(d.claim_gpus(1), os.environ['CUDA_VISIBLE_DEVICES'], flush=True); time.sleep(60)"],
+        env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "['0'] 0"
+        monkeypatch.setenv(distributed.GPUS_ENV, "0,1")
+        monkeypatch.setenv(distributed.GPU_LOCKS_ENV, str(tmp_path))
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+        with pytest.raises(TimeoutError, match="no 2 free GPU"):
+            distributed.claim_gpus(2, poll_s=0.05, timeout_s=0.2)
+        assert distributed.claim_gpus(1) == ["1"] and os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert distributed.claim_gpus(1, poll_s=0.05, timeout_s=5) == ["0"]  # the killed holder's GPU is free
+    with pytest.raises(ConfigError, match="lists 2 GPU"):
+        distributed.claim_gpus(3)
+    monkeypatch.delenv(distributed.GPUS_ENV)
+    assert distributed.claim_gpus(4) == []

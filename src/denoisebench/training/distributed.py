@@ -23,7 +23,9 @@ import contextlib
 import datetime
 import os
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -242,6 +244,73 @@ def requested_nproc(settings: dict[str, Any], where: str = "train settings") -> 
     if isinstance(raw, bool) or value < 1 or str(raw).strip() != str(value):
         raise ConfigError(f"{source}={raw!r} must be a positive integer (processes per node; 1 = no DDP)")
     return value
+
+
+#: Env var listing the GPU ids that concurrent stages share (e.g. "0,1,2,3"); each train stage claims free ones.
+GPUS_ENV = "DENOISEBENCH_GPUS"
+#: Env override of the folder of the GPU claim locks (default ``<repo root>/.denoisebench/gpu-locks``).
+GPU_LOCKS_ENV = "DENOISEBENCH_GPU_LOCKS"
+
+
+def gpu_lock_dir() -> Path:
+    """``$DENOISEBENCH_GPU_LOCKS``, else ``<repo root>/.denoisebench/gpu-locks``: the repository root is found as
+    for the checkpoints (``DVC_ROOT`` names the original repository in a queued experiment), so every queue
+    worker of one repository shares the locks."""
+    env = os.environ.get(GPU_LOCKS_ENV)
+    if env:
+        return Path(env).expanduser()
+    from denoisebench.training.trainer import default_store_root
+
+    return default_store_root().parent / "gpu-locks"
+
+
+def claim_gpus(count: int, poll_s: float = 5.0, timeout_s: float | None = None) -> list[str]:
+    """Claim ``count`` GPUs of ``$DENOISEBENCH_GPUS`` for this process and its children (torchrun workers) and
+    set ``CUDA_VISIBLE_DEVICES`` to them; waits while fewer are free. Returns the ids ([] when the env var is
+    unset: nothing is claimed, ``CUDA_VISIBLE_DEVICES`` is left alone).
+
+    A claim is an exclusive ``flock`` on ``<lock dir>/gpu<id>.lock`` held by an inheritable descriptor, so it lasts
+    until this process and every child started from it (``exec`` included) have exited, and a killed stage frees
+    its GPUs. This is how ``dvc queue start -j N`` workers, which all inherit one environment, end up on
+    different GPUs.
+    """
+    import fcntl
+
+    raw = os.environ.get(GPUS_ENV, "").strip()
+    if not raw:
+        return []
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if count > len(ids):
+        raise ConfigError(f"${GPUS_ENV}={raw!r} lists {len(ids)} GPU(s) but {count} are needed (nproc); list more "
+                          "GPUs or lower nproc")
+    folder = gpu_lock_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    while True:
+        held: list[tuple[str, int]] = []
+        for gpu in ids:
+            fd = os.open(folder / f"gpu{gpu}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            held.append((gpu, fd))
+            if len(held) == count:
+                break
+        if len(held) == count:
+            for _, fd in held:
+                os.set_inheritable(fd, True)
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            claimed = [gpu for gpu, _ in held]
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claimed)
+            return claimed
+        for _, fd in held:  # not enough free: release the partial claim and wait
+            os.close(fd)
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"no {count} free GPU(s) among ${GPUS_ENV}={raw!r} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
 
 
 def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
