@@ -20,8 +20,9 @@ device and that the trainer ran there, and records:
 - zero-shot entries: the per-image time of ``denoise`` on a ``--zs-size`` crop with ``--zs-iterations``
   iterations, and that time scaled to the paper profile's iterations (a linear projection).
 
-A ``--budget-s`` wall-clock budget stops starting new entries (those are listed as not run); entries are visited
-one method at a time, round-robin, so every method is measured before a method's variants. Entries that cannot
+A ``--budget-s`` wall-clock budget stops starting new entries (those are listed as not run); the zero-shot
+entries go first (a few short runs), then the learned ones one method at a time, round-robin, so every method
+is measured before a method's variants, cascades last (they start from the models trained here). Entries that cannot
 run here (e.g. missing CRF tables for the camera-pipeline noise) are reported with their error, not fatal.
 Figures go to ``--json`` (default ``reports/benchmarks/gpu_check.json``) and a table on stdout; the exit status is 1 when
 any entry that ran failed a check.
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     trained: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
-        jobs = [(e, "learned") for e in order] + [(e, "zero-shot") for e in zero_shot]
+        jobs = [(e, "zero-shot") for e in zero_shot] + [(e, "learned") for e in order]  # zero-shot: few, short
         for entry, kind in jobs:
             if time.perf_counter() - start > args.budget_s:
                 results.append({"entry": entry, "kind": kind, "status": "not run", "error": "time budget spent"})

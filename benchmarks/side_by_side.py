@@ -12,8 +12,9 @@
    ``train()`` with its loss hook) against a plain torch loop of the same network with MSE on the same kind of
    batch.
 
-Ratios are ours / reference in time per step (>1: slower). Steps are timed after ``--warmup`` steps; every row
-uses the same batch size, patch size and Adam. Writes ``--json`` and prints a table.
+Ratios are ours / reference in median time per step (>1: slower), steps after ``--warmup``. The two sides run
+interleaved, one step each in turn (the plain step inside the trainer's per-step callback), so a busy machine
+slows both alike. Every row uses the same batch size, patch size and Adam. Writes ``--json``, prints a table.
 """
 
 from __future__ import annotations
@@ -70,44 +71,70 @@ def batches(steps: int, batch: int, patch: int, channels: int, device: str, seed
     return out
 
 
-def plain_loop(model: nn.Module, data: list[tuple[torch.Tensor, torch.Tensor]], warmup: int, device: str,
-               forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> float:
-    """Seconds per step of the textbook loop (Adam, MSE) after ``warmup`` steps."""
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    forward = forward or (lambda m, x: m(x))
-    t0 = 0.0
-    for i, (noisy, clean) in enumerate(data):
-        if i == warmup:
-            _sync(device)
-            t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        out = forward(model, noisy)
-        target = _crop_like(clean, out)
-        loss = nn.functional.mse_loss(out, target)
+class PlainLoop:
+    """The textbook loop (Adam, MSE) of one network over fixed batches, one timed step at a time."""
+
+    def __init__(self, model: nn.Module, data: list[tuple[torch.Tensor, torch.Tensor]], device: str,
+                 forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> None:
+        self.model, self.data, self.device = model.to(device).train(), data, device
+        self.opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        self.forward = forward or (lambda m, x: m(x))
+        self.i = 0
+
+    def step(self) -> float:
+        """Seconds of the next step (device synchronised)."""
+        noisy, clean = self.data[self.i % len(self.data)]
+        self.i += 1
+        _sync(self.device)
+        t0 = time.perf_counter()
+        self.opt.zero_grad(set_to_none=True)
+        out = self.forward(self.model, noisy)
+        loss = nn.functional.mse_loss(out, _crop_like(clean, out))
         loss.backward()
-        opt.step()
-    _sync(device)
-    return (time.perf_counter() - t0) / (len(data) - warmup)
+        self.opt.step()
+        _sync(self.device)
+        return time.perf_counter() - t0
+
+
+def interleaved(loops: list[PlainLoop], steps: int, warmup: int) -> list[float]:
+    """Median seconds per step of each loop, their steps alternating (contention hits all alike)."""
+    times: list[list[float]] = [[] for _ in loops]
+    for i in range(steps):
+        for k, loop in enumerate(loops):
+            t = loop.step()
+            if i >= warmup:
+                times[k].append(t)
+    return [float(np.median(t)) for t in times]
+
+
+class TrainerVsPlain:
+    """Trainer callback: after each trainer step, one step of the plain loop; both timed per step (the trainer's
+    as the time between callbacks, minus the plain step's), so both run interleaved in one process."""
+
+    def __init__(self, plain: PlainLoop, warmup: int, device: str) -> None:
+        self.plain, self.warmup, self.device = plain, warmup, device
+        self.ours: list[float] = []
+        self.ref: list[float] = []
+        self.last = None
+
+    def __call__(self, step: int, logs: dict) -> None:
+        _sync(self.device)
+        now = time.perf_counter()
+        if self.last is not None and step > self.warmup:
+            self.ours.append(now - self.last)
+        ref = self.plain.step()
+        if step > self.warmup:
+            self.ref.append(ref)
+        self.last = time.perf_counter()
+
+    def medians(self) -> tuple[float, float]:
+        return float(np.median(self.ours)), float(np.median(self.ref))
 
 
 def _crop_like(clean: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``clean`` centre-cropped to ``out``'s size (valid-convolution networks return smaller images)."""
     dh, dw = clean.shape[-2] - out.shape[-2], clean.shape[-1] - out.shape[-1]
     return clean[..., dh // 2: clean.shape[-2] - (dh - dh // 2), dw // 2: clean.shape[-1] - (dw - dw // 2)]
-
-
-class _Clock:
-    def __init__(self, warmup: int, last: int, device: str) -> None:
-        self.warmup, self.last, self.device, self.t = warmup, last, device, {}
-
-    def __call__(self, step: int, logs: dict) -> None:
-        if step in (self.warmup, self.last):
-            _sync(self.device)
-            self.t[step] = time.perf_counter()
-
-    def per_step(self) -> float:
-        return (self.t[self.last] - self.t[self.warmup]) / (self.last - self.warmup)
 
 
 def trainer_config(args: argparse.Namespace, patch: int | None = None) -> dict[str, Any]:
@@ -146,15 +173,16 @@ def dncnn_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     c, depth = 1, 17
     data = batches(args.steps, args.batch, args.patch, c, args.device)
     torch.manual_seed(0)
-    kair = plain_loop(KAIRDnCNN(c, c, 64, depth), data, args.warmup, args.device)
+    kair_loop = PlainLoop(KAIRDnCNN(c, c, 64, depth), data, args.device)
     torch.manual_seed(0)
-    ours_plain = plain_loop(build_model("dncnn", channels=c, depth=depth), data, args.warmup, args.device)
-    clock = _Clock(args.warmup, args.steps, args.device)
+    ours_loop = PlainLoop(build_model("dncnn", channels=c, depth=depth), data, args.device)
+    kair, ours_plain = interleaved([kair_loop, ours_loop], args.steps, args.warmup)
     torch.manual_seed(0)
+    pair = TrainerVsPlain(PlainLoop(KAIRDnCNN(c, c, 64, depth), data, args.device), args.warmup, args.device)
     with tempfile.TemporaryDirectory() as tmp:
         train_model(build_model("dncnn", channels=c, depth=depth), training_images(c), build_noise("awgn:sigma=25"),
-                    TrainConfig.from_dict(trainer_config(args)), tmp, callbacks=[clock])
-    ours_trainer = clock.per_step()
+                    TrainConfig.from_dict(trainer_config(args)), tmp, callbacks=[pair])
+    ours_trainer, kair2 = pair.medians()
     kair_inf = infer_seconds(KAIRDnCNN(c, c, 64, depth), c, args.size, args.device)
     ours_inf = infer_seconds(build_model("dncnn", channels=c, depth=depth), c, args.size, args.device)
     return [
@@ -162,7 +190,7 @@ def dncnn_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
          "ref_s_per_step": kair, "ours_s_per_step": ours_plain, "train_ratio": ours_plain / kair,
          "ref_infer_s": kair_inf, "ours_infer_s": ours_inf, "infer_ratio": ours_inf / kair_inf},
         {"model": "DnCNN-S (17 layers, grey)", "reference": "KAIR DnCNN, plain loop", "ours": "our DnCNN, our trainer",
-         "ref_s_per_step": kair, "ours_s_per_step": ours_trainer, "train_ratio": ours_trainer / kair},
+         "ref_s_per_step": kair2, "ours_s_per_step": ours_trainer, "train_ratio": ours_trainer / kair2},
     ]
 
 
@@ -190,17 +218,16 @@ def paper_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         method = build_method(spec.method, config)
         c = int(method.params.get("channels", 3))
         patch = max(args.patch, int(params["train"][entry]["demo"].get("patch_size", args.patch)))
-        clock = _Clock(args.warmup, args.steps, args.device)
+        torch.manual_seed(0)
+        net = method.build_network()
+        plain = PlainLoop(net, batches(args.steps, args.batch, patch, c, args.device), args.device,
+                          _plain_forward(net))
+        pair = TrainerVsPlain(plain, args.warmup, args.device)
         torch.manual_seed(0)
         with tempfile.TemporaryDirectory() as tmp:
             method.train(training_images(c, max(128, patch)), Path(tmp), train_config=trainer_config(args, patch),
-                         tracking=None, callbacks=[clock])
-        ours = clock.per_step()
-        torch.manual_seed(0)
-        net = method.build_network()
-        forward = _plain_forward(net)
-        ref = plain_loop(net, batches(args.steps, args.batch, patch, c, args.device), args.warmup, args.device,
-                         forward)
+                         tracking=None, callbacks=[pair])
+        ours, ref = pair.medians()
         rows.append({"model": f"{method_name} ({entry})", "reference": "same network, plain loop",
                      "ours": "its train() (our trainer + loss hook)", "ref_s_per_step": ref, "ours_s_per_step": ours,
                      "train_ratio": ours / ref, "patch": patch})
