@@ -148,21 +148,22 @@ def training_images(channels: int, size: int = 128, n: int = 8) -> list[np.ndarr
     return [rng.random((size, size, channels), dtype=np.float32) for _ in range(n)]
 
 
-def infer_seconds(model: nn.Module, channels: int, size: int, device: str, reps: int = 3,
-                  forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> float:
-    model.to(device).eval()
-    forward = forward or (lambda m, x: m(x))
+def infer_pair(models: list[nn.Module], channels: int, size: int, device: str, reps: int = 5) -> list[float]:
+    """Median seconds of one ``size`` x ``size`` forward pass of each model, the models alternating."""
     x = torch.rand(1, channels, size, size, device=device)
-    times = []
+    for model in models:
+        model.to(device).eval()
+    times: list[list[float]] = [[] for _ in models]
     with torch.inference_mode():
-        forward(model, x)
-        for _ in range(reps):
-            _sync(device)
-            t0 = time.perf_counter()
-            forward(model, x)
-            _sync(device)
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for rep in range(reps + 1):
+            for k, model in enumerate(models):
+                _sync(device)
+                t0 = time.perf_counter()
+                model(x)
+                _sync(device)
+                if rep:  # the first round warms up
+                    times[k].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
 
 
 def dncnn_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -183,8 +184,8 @@ def dncnn_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         train_model(build_model("dncnn", channels=c, depth=depth), training_images(c), build_noise("awgn:sigma=25"),
                     TrainConfig.from_dict(trainer_config(args)), tmp, callbacks=[pair])
     ours_trainer, kair2 = pair.medians()
-    kair_inf = infer_seconds(KAIRDnCNN(c, c, 64, depth), c, args.size, args.device)
-    ours_inf = infer_seconds(build_model("dncnn", channels=c, depth=depth), c, args.size, args.device)
+    kair_inf, ours_inf = infer_pair([KAIRDnCNN(c, c, 64, depth), build_model("dncnn", channels=c, depth=depth)], c,
+                                    args.size, args.device)
     return [
         {"model": "DnCNN-S (17 layers, grey)", "reference": "KAIR DnCNN, plain loop", "ours": "our DnCNN, plain loop",
          "ref_s_per_step": kair, "ours_s_per_step": ours_plain, "train_ratio": ours_plain / kair,
