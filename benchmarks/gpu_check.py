@@ -24,8 +24,8 @@ A ``--budget-s`` wall-clock budget stops starting new entries (those are listed 
 entries go first (a few short runs), then the learned ones one method at a time, round-robin, so every method
 is measured before a method's variants, cascades last (they start from the models trained here). Entries that cannot
 run here (e.g. missing CRF tables for the camera-pipeline noise) are reported with their error, not fatal.
-Figures go to ``--json`` (default ``reports/benchmarks/gpu_check.json``) and a table on stdout; the exit status is 1 when
-any entry that ran failed a check.
+Figures go to ``--json`` (default ``reports/benchmarks/gpu_check.json``) and a table on stdout; the exit status
+is 1 when any entry that ran failed a check.
 """
 
 from __future__ import annotations
@@ -369,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params, args.profile)
     paper = load_params(args.params, "paper")
     learned, zero_shot = discover(params, args.only)
-    method_of = lambda e: params["methods"].get("learned", {}).get(e, params["methods"].get("cascade", {}).get(e, {})).get("method", e)  # noqa: E731,E501
+    entries = {**(params["methods"].get("learned") or {}), **(params["methods"].get("cascade") or {})}
+    method_of = lambda e: entries.get(e, {}).get("method", e)  # noqa: E731
     cascade = set(params["methods"].get("cascade") or {})
     order = round_robin([e for e in learned if e not in cascade], method_of) + [e for e in learned if e in cascade]
     start = time.perf_counter()

@@ -386,8 +386,9 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
     train_step = (distributed.wrap(_LossModule(model, loss_fn), device, rank, find_unused) if rank.distributed
                   else lambda noisy, clean, step: loss_fn(model, noisy, clean, step))
     autocast = torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype], enabled=amp)
-    bar = _progress_bar(total=cfg.iterations, initial=start, disable=not (cfg.progress and rank.main and sys.stderr.isatty()),
-               desc=f"train {track['method']}", dynamic_ncols=True)
+    show_bar = cfg.progress and rank.main and sys.stderr.isatty()
+    bar = _progress_bar(total=cfg.iterations, initial=start, disable=not show_bar,
+                        desc=f"train {track['method']}", dynamic_ncols=True)
     sums: dict[str, torch.Tensor] = {}
     window, final_loss, step = 0, None, start
     t_start = t_window = time.perf_counter()
@@ -454,7 +455,8 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
                    "summary": summary}, out / MODEL_FILE)
             if done:
                 run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
-    if work_dir is not None and rank.main:  # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
+    # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
+    if work_dir is not None and rank.main:
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # the entry's folder too, once no other config's state is left in it
             work_dir.parent.rmdir()
