@@ -40,10 +40,13 @@ def main() -> None:
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
     settings = train_settings(params, entry.entry)
-    where = f"params.yaml: train.{entry.entry}.{active_profile(params)}"
-    nproc = distributed.requested_nproc(settings, where)
+    where = f"train.{entry.entry}.{active_profile(params)}"
+    nproc = distributed.requested_nproc(settings, f"params.yaml: {where}")
     if nproc > 1 or "nproc" in settings:
         settings["nproc"] = nproc
+    if nproc > 1 and "batch_size" in settings:  # fail once, here, rather than in every worker
+        with params_section(where):
+            distributed.shard(settings["batch_size"], distributed.Rank(0, nproc, 0))
     if not distributed.launched_by_torchrun():  # $DENOISEBENCH_GPUS: take free GPUs (queue workers share them)
         gpus = distributed.claim_gpus(nproc)
         if gpus:
