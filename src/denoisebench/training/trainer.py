@@ -245,12 +245,14 @@ class _LossModule(nn.Module):
         return self.loss_fn(self.model, noisy, clean, step)
 
 
-def _mean_over_ranks(sums: dict[str, torch.Tensor], rank: distributed.Rank) -> dict[str, torch.Tensor]:
-    """Per-key mean over the ranks (one all-reduce; keys in name order on every rank)."""
+def _mean_over_ranks(sums: dict[str, torch.Tensor], rank: distributed.Rank,
+                     device: torch.device) -> dict[str, torch.Tensor]:
+    """Per-key mean over the ranks (one all-reduce on the training device, as NCCL needs; keys in name order)."""
     if not rank.distributed or not sums:
         return sums
     keys = sorted(sums)
-    stacked = distributed.all_mean(torch.stack([torch.as_tensor(sums[k]).float().reshape(()) for k in keys]))
+    values = [torch.as_tensor(sums[k]).float().reshape(()).to(device) for k in keys]
+    stacked = distributed.all_mean(torch.stack(values))
     return dict(zip(keys, stacked.unbind()))
 
 
@@ -424,7 +426,7 @@ def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.nda
             step_logs: dict[str, float] = {}
             if step % cfg.log_every == 0 or step == cfg.iterations:
                 now = time.perf_counter()
-                step_logs = {k: float(v) / window for k, v in _mean_over_ranks(sums, rank).items()}
+                step_logs = {k: float(v) / window for k, v in _mean_over_ranks(sums, rank, device).items()}
                 step_logs["lr"] = optimizer.param_groups[0]["lr"]
                 step_logs["patches_per_s"] = window * cfg.batch_size / max(now - t_window, 1e-9)
                 final_loss = step_logs.get("loss", final_loss)
