@@ -1,5 +1,11 @@
 """Stage `train@<entry>`: train one learned method entry on its profile's training set.
 
+With ``train.<entry>.<profile>.nproc`` > 1 or env ``DENOISEBENCH_NPROC`` > 1 the stage replaces itself by
+``torchrun --standalone --nproc_per_node=N stages/train.py ...`` (data-parallel DDP; ``batch_size`` stays the
+effective batch); only rank 0 writes the curve and summary. With env ``DENOISEBENCH_GPUS=0,1,...`` it first
+claims ``nproc`` free GPUs of that list (file locks shared by every queued experiment of the repository) and
+sets ``CUDA_VISIBLE_DEVICES`` to them, so ``dvc queue start -j N`` spreads experiments over the GPUs.
+
 An interrupted run resumes from its newest checkpoint, kept in `.denoisebench/checkpoints/<entry>/<config hash>/`
 (outside `models/`, which `dvc exp run` restores from dvc.lock before running).
 """
@@ -8,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.stage_support import LOG, build_entry_method, check_training_set, params_section, setup_logging
+from denoisebench.training import distributed
 from denoisebench.training.curves import CurveLog
 from denoisebench.training.trainer import default_store_root, resume_store
 
@@ -32,6 +40,19 @@ def main() -> None:
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
     settings = train_settings(params, entry.entry)
+    where = f"train.{entry.entry}.{active_profile(params)}"
+    nproc = distributed.requested_nproc(settings, f"params.yaml: {where}")
+    if nproc > 1 or "nproc" in settings:
+        settings["nproc"] = nproc
+    if nproc > 1 and "batch_size" in settings:  # fail once, here, rather than in every worker
+        with params_section(where):
+            distributed.shard(settings["batch_size"], distributed.Rank(0, nproc, 0))
+    if not distributed.launched_by_torchrun():  # $DENOISEBENCH_GPUS: take free GPUs (queue workers share them)
+        gpus = distributed.claim_gpus(nproc)
+        if gpus:
+            LOG.info("%s: GPU(s) %s (CUDA_VISIBLE_DEVICES)", entry.entry, ",".join(gpus))
+    distributed.relaunch_under_torchrun(nproc, [str(Path(__file__).resolve()), *sys.argv[1:]])
+    distributed.pin_local_device()
     dataset, split, limit = (settings.pop(key, None) for key in DATA_KEYS)
     check_training_set(params, entry.entry, dataset)
     method = build_entry_method(params, entry)  # a bad config fails before the images are loaded
@@ -45,19 +66,22 @@ def main() -> None:
         method.train(images, out_dir, train_config=settings,
                      tracking={"stage": "train", "dataset": dataset, "profile": active_profile(params),
                                "method": entry.entry, "dataset_source": source}, callbacks=[curve])
+    if not distributed.is_main():  # rank 0 writes the outputs
+        return
     curve.write()  # also when nothing was trained (already complete): the output exists
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
-        "runs": result.lineage,
+        "runs": result.lineage, "world_size": result.world_size,
+        "per_rank_batch": settings.get("batch_size", 0) // result.world_size or None,
         "patches_per_second": round(result.patches_per_second, 2),
         "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
     }
     write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
-    LOG.info("%s: %d steps, %.1f patches/s, final loss %s", entry.entry, result.steps, result.patches_per_second,
-             result.final_loss)
+    LOG.info("%s: %d steps on %d process(es), %.1f patches/s, final loss %s", entry.entry, result.steps,
+             result.world_size, result.patches_per_second, result.final_loss)
 
 
 def dataset_source(dataset: str, root: Path, split: str | None) -> str:
@@ -76,9 +100,11 @@ def keep_measured_figures(path: Path, summary: dict) -> dict:
     if summary["resumed_from"] != summary["steps"] or not path.is_file():
         return summary
     previous = json.loads(path.read_text(encoding="utf-8"))
-    if previous.get("schedule") != summary["schedule"] or previous.get("steps") != summary["steps"]:
+    neutral = lambda schedule: {k: v for k, v in (schedule or {}).items() if k != "nproc"}  # noqa: E731
+    if neutral(previous.get("schedule")) != neutral(summary["schedule"]) or previous.get("steps") != summary["steps"]:
         return summary
-    return {**summary, **{k: previous.get(k) for k in ("patches_per_second", "final_loss", "resumed_from")}}
+    return {**summary, **{k: previous.get(k) for k in ("patches_per_second", "final_loss", "resumed_from",
+                                                                  "world_size", "per_rank_batch")}}
 
 
 if __name__ == "__main__":

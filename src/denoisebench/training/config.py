@@ -35,7 +35,8 @@ AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Fields that do not change the trained weights; they are left out of the resume hash, so a finished run can be
 #: extended (more iterations), or resumed on another device or with other logging intervals.
 RESULT_NEUTRAL = frozenset(
-    {"iterations", "checkpoint_every", "log_every", "val_every", "device", "num_workers", "progress", "channels_last"}
+    {"iterations", "checkpoint_every", "log_every", "val_every", "device", "num_workers", "progress", "channels_last",
+     "nproc"}
 )
 
 
@@ -67,6 +68,9 @@ class TrainConfig:
         channels_last: channels-last memory format (CUDA only).
         num_workers: threads preparing batches ahead of the training step (0: inline).
         progress: show a tqdm bar (only when stderr is a terminal).
+        nproc: data-parallel processes (DDP under ``torchrun``) the ``train`` stage launches; ``batch_size`` stays
+            the effective batch, split evenly over them (env ``DENOISEBENCH_NPROC`` overrides it). Result-neutral:
+            N processes follow the single-process run up to float rounding, and a run may resume with another N.
     """
 
     iterations: int = 1000
@@ -92,11 +96,12 @@ class TrainConfig:
     channels_last: bool = True
     num_workers: int = 0
     progress: bool = True
+    nproc: int = 1
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         self.milestones = tuple(self.milestones)
-        for name in ("iterations", "batch_size", "patch_size", "checkpoint_every", "log_every"):
+        for name in ("iterations", "batch_size", "patch_size", "checkpoint_every", "log_every", "nproc"):
             _check_int(name, getattr(self, name), minimum=1)
         for name in ("seed", "val_every", "num_workers"):
             _check_int(name, getattr(self, name), minimum=0)

@@ -14,6 +14,11 @@ Inside :func:`resume_store` (the ``train`` stage uses ``<repo root>/.denoisebenc
 restores tracked outputs from ``dvc.lock`` before it runs a stage, which would replace a newer ``state.pt`` in
 ``out_dir``. A run resumes from the newest matching state of the two places; the store's copy is removed when the
 run finishes.
+
+Data parallel (see :mod:`denoisebench.training.distributed`): under ``torchrun`` with ``WORLD_SIZE`` > 1 the model
+is wrapped in DistributedDataParallel; every rank builds step ``s``'s full batch as above and trains on its own
+slice of ``batch_size / world_size`` patches (``batch_size`` is the effective batch); logged values are averaged
+over the ranks; only rank 0 logs to MLflow, runs validation and callbacks and writes files.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import torch
 from torch import nn
 
 from denoisebench.fsutil import atomic_path
+from denoisebench.training import distributed
 from denoisebench.training.config import AMP_DTYPES, LOSSES, OPTIMIZERS, RESULT_NEUTRAL, TrainConfig
 from denoisebench.training.patches import PatchSampler
 
@@ -103,6 +109,7 @@ class TrainResult:
     run_id: str | None
     config_hash: str
     lineage: list[dict[str, Any]]
+    world_size: int = 1
 
 
 def mse_loss_fn(name: str = "mse") -> LossFn:
@@ -140,10 +147,15 @@ def config_hash(cfg: TrainConfig, meta: dict[str, Any], noise_params: Any, finge
 
 
 class _Batches:
-    """Clean patches (and numpy noise when the noise model has no torch path) per step, optionally prefetched."""
+    """Clean patches (and numpy noise when the noise model has no torch path) per step, optionally prefetched.
 
-    def __init__(self, sampler: PatchSampler, noise: Any, cfg: TrainConfig, torch_noise: bool) -> None:
-        self.sampler, self.noise, self.cfg, self.torch_noise = sampler, noise, cfg, torch_noise
+    ``part`` is this rank's slice of the batch: the full batch is drawn (the stream is sequential), numpy noise
+    is applied to all of it and the slice is returned; with torch noise the full clean batch is returned and
+    sliced after the noise (:func:`train_model`)."""
+
+    def __init__(self, sampler: PatchSampler, noise: Any, cfg: TrainConfig, torch_noise: bool,
+                 part: slice = slice(None)) -> None:
+        self.sampler, self.noise, self.cfg, self.torch_noise, self.part = sampler, noise, cfg, torch_noise, part
 
     def make(self, step: int) -> tuple[np.ndarray, np.ndarray | None]:
         clean = self.sampler.sample(self.cfg.batch_size, np.random.default_rng([self.cfg.seed, step, 0]))
@@ -151,7 +163,7 @@ class _Batches:
             return clean, None
         rng = np.random.default_rng([self.cfg.seed, step, 1])
         noisy = np.stack([self.noise.apply(p.transpose(1, 2, 0), rng).transpose(2, 0, 1) for p in clean])
-        return clean, noisy.astype(np.float32, copy=False)
+        return clean[self.part], noisy[self.part].astype(np.float32, copy=False)
 
     def iterate(self, first: int, last: int) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
         if self.cfg.num_workers == 0:
@@ -221,6 +233,29 @@ def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
 
 
+class _LossModule(nn.Module):
+    """``loss_fn(model, noisy, clean, step)`` as a module, so DDP sees the whole loss computation as its forward
+    (hooks may call any submodule, e.g. ``model.net.run``, not only ``model.forward``)."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, noisy: torch.Tensor, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
+        return self.loss_fn(self.model, noisy, clean, step)
+
+
+def _mean_over_ranks(sums: dict[str, torch.Tensor], rank: distributed.Rank,
+                     device: torch.device) -> dict[str, torch.Tensor]:
+    """Per-key mean over the ranks (one all-reduce on the training device, as NCCL needs; keys in name order)."""
+    if not rank.distributed or not sums:
+        return sums
+    keys = sorted(sums)
+    values = [torch.as_tensor(sums[k]).float().reshape(()).to(device) for k in keys]
+    stacked = distributed.all_mean(torch.stack(values))
+    return dict(zip(keys, stacked.unbind()))
+
+
 def train_model(
     model: nn.Module,
     images: Sequence[np.ndarray],
@@ -256,21 +291,49 @@ def train_model(
 
     Returns:
         A :class:`TrainResult`.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) this joins the process group for the run (unless the caller did) and
+    trains data-parallel; see the module doc.
     """
-    from tqdm.auto import tqdm
+    with distributed.process_group(config.resolved_device().type) as rank:
+        return _train(model, images, noise, config, out_dir, loss_fn=loss_fn, validate=validate, callbacks=callbacks,
+                      meta=meta, tracking=tracking, stateful=stateful, rank=rank)
 
-    from denoisebench.tracking import tracked_run
 
+def _train(model: nn.Module, images: Sequence[np.ndarray], noise: Any, config: TrainConfig, out_dir: str | Path, *,
+           loss_fn: LossFn | None, validate: Validator | None, callbacks: Sequence[Callback],
+           meta: dict[str, Any] | None, tracking: dict[str, Any] | None, stateful: Sequence[Stateful],
+           rank: distributed.Rank) -> TrainResult:
+    """Set up the device, the rank's batch slice and SyncBatchNorm (undone afterwards), then run the loop."""
     cfg = config
     meta = json.loads(json.dumps(meta or {}, default=str))  # plain types only: checkpoints load with weights_only
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = cfg.resolved_device()
+    device = distributed.device_for(cfg.resolved_device(), rank)
     cuda = device.type == "cuda"
+    part = distributed.shard(cfg.batch_size, rank)
+    if cfg.nproc != rank.world_size:
+        log.warning("train config asks for nproc=%d but %d process(es) run; the effective batch stays batch_size=%d",
+                    cfg.nproc, rank.world_size, cfg.batch_size)
     sampler = PatchSampler(images, cfg.patch_size, augment=cfg.augment)
     model.to(device)
     if cuda and cfg.channels_last:
         model.to(memory_format=torch.channels_last)
+    replaced_bn = distributed.sync_batchnorm(model, rank, device)
+    try:
+        return _train_loop(model, sampler, images, noise, cfg, out, device, part, rank, loss_fn, validate,
+                           callbacks, meta, tracking, stateful)
+    finally:
+        distributed.restore_batchnorm(model, replaced_bn)
+
+
+def _train_loop(model: nn.Module, sampler: PatchSampler, images: Sequence[np.ndarray], noise: Any, cfg: TrainConfig,
+                out: Path, device: torch.device, part: slice, rank: distributed.Rank, loss_fn: LossFn | None,
+                validate: Validator | None, callbacks: Sequence[Callback], meta: dict[str, Any],
+                tracking: dict[str, Any] | None, stateful: Sequence[Stateful]) -> TrainResult:
+    from denoisebench.tracking import tracked_run
+
+    cuda = device.type == "cuda"
     optimizer = OPTIMIZERS.get(cfg.optimizer)(model.parameters(), cfg)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.milestones), cfg.gamma)
     amp = cfg.amp and cuda
@@ -308,17 +371,26 @@ def train_model(
         }
 
     track = dict(tracking or {"enabled": False})
+    if not rank.main:
+        track["enabled"] = False
     extra_params = track.pop("params", {})
     dataset_source = track.pop("dataset_source", None)
     track.setdefault("stage", "train")
     track.setdefault("method", meta.get("method", type(model).__name__))
     track.setdefault("dataset", None)
+    scale = {"world_size": rank.world_size, "per_rank_batch": part.stop - part.start if rank.distributed
+             else cfg.batch_size, "effective_batch": cfg.batch_size}
     params = {"train": cfg.to_dict(), "meta": meta, "noise": noise_params, "config_hash": digest,
-              "n_train_images": len(sampler), **extra_params}
-    batches = _Batches(sampler, noise, cfg, torch_noise=_has_torch_noise(noise, device, sampler.channels))
+              "n_train_images": len(sampler), "distributed": scale, **extra_params}
+    torch_noise = _has_torch_noise(noise, device, sampler.channels)
+    batches = _Batches(sampler, noise, cfg, torch_noise=torch_noise, part=part if not torch_noise else slice(None))
+    find_unused = bool(getattr(model, distributed.FIND_UNUSED_ATTR, False))
+    train_step = (distributed.wrap(_LossModule(model, loss_fn), device, rank, find_unused) if rank.distributed
+                  else lambda noisy, clean, step: loss_fn(model, noisy, clean, step))
     autocast = torch.autocast(device_type=device.type, dtype=AMP_DTYPES[cfg.amp_dtype], enabled=amp)
-    bar = tqdm(total=cfg.iterations, initial=start, disable=not (cfg.progress and sys.stderr.isatty()),
-               desc=f"train {track['method']}", dynamic_ncols=True)
+    show_bar = cfg.progress and rank.main and sys.stderr.isatty()
+    bar = _progress_bar(total=cfg.iterations, initial=start, disable=not show_bar,
+                        desc=f"train {track['method']}", dynamic_ncols=True)
     sums: dict[str, torch.Tensor] = {}
     window, final_loss, step = 0, None, start
     t_start = t_window = time.perf_counter()
@@ -332,12 +404,14 @@ def train_model(
             if noisy_np is None:
                 gen = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, 2))
                 noisy = noise.apply_torch(clean, gen)
+                if rank.distributed:
+                    clean, noisy = clean[part], noisy[part]
             else:
                 noisy = torch.from_numpy(noisy_np).to(device, non_blocking=True)
             if cuda and cfg.channels_last:
                 clean, noisy = (t.contiguous(memory_format=torch.channels_last) for t in (clean, noisy))
             with autocast:
-                loss, logs = loss_fn(model, noisy, clean, step)
+                loss, logs = train_step(noisy, clean, step)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip is not None:
@@ -352,13 +426,15 @@ def train_model(
             step_logs: dict[str, float] = {}
             if step % cfg.log_every == 0 or step == cfg.iterations:
                 now = time.perf_counter()
-                step_logs = {k: float(v) / window for k, v in sums.items()}
+                step_logs = {k: float(v) / window for k, v in _mean_over_ranks(sums, rank, device).items()}
                 step_logs["lr"] = optimizer.param_groups[0]["lr"]
                 step_logs["patches_per_s"] = window * cfg.batch_size / max(now - t_window, 1e-9)
                 final_loss = step_logs.get("loss", final_loss)
                 run.log_metrics(step_logs, step=step)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in step_logs.items() if k != "lr"})
                 sums, window, t_window = {}, 0, now
+            if not rank.main:  # validation, callbacks and files are rank 0's
+                continue
             if validate is not None and cfg.val_every and step % cfg.val_every == 0:
                 _validate(model, validate, step, run)
             bar.update(1)
@@ -370,21 +446,42 @@ def train_model(
         elapsed = time.perf_counter() - t_start
         done = cfg.iterations - start
         throughput = done * cfg.batch_size / elapsed if done else 0.0
-        val_metrics = _validate(model, validate, cfg.iterations, run) if validate is not None and done else {}
-        _save(snapshot(cfg.iterations, run), out / STATE_FILE)
-        summary = {"steps": cfg.iterations, "resumed_from": start or None, "patches_per_second": throughput,
-                   "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
-                   "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__), **val_metrics}
-        _save({"format": MODEL_FORMAT, "model": _cpu_state_dict(model), **meta, "train_config": cfg.to_dict(),
-               "summary": summary}, out / MODEL_FILE)
-        if done:
-            run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
-    if work_dir is not None:  # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
+        if rank.main:
+            val_metrics = _validate(model, validate, cfg.iterations, run) if validate is not None and done else {}
+            _save(snapshot(cfg.iterations, run), out / STATE_FILE)
+            summary = {"steps": cfg.iterations, "resumed_from": start or None, "patches_per_second": throughput,
+                       "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
+                       "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__), **scale,
+                       **val_metrics}
+            _save({"format": MODEL_FORMAT, "model": _cpu_state_dict(model), **meta, "train_config": cfg.to_dict(),
+                   "summary": summary}, out / MODEL_FILE)
+            if done:
+                run.log_metrics({"train_patches_per_s": throughput}, step=cfg.iterations)
+    # the final state is in out_dir (tracked by DVC); the store keeps unfinished runs only
+    if work_dir is not None and rank.main:
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # the entry's folder too, once no other config's state is left in it
             work_dir.parent.rmdir()
     return TrainResult(out / MODEL_FILE, cfg.iterations, start or None, throughput, final_loss, run.run_id, digest,
-                       lineage)
+                       lineage, rank.world_size)
+
+
+class _NoBar:
+    """Stands in for tqdm when it is not installed (benchmarks/gpu_check.py runs with torch/numpy/skimage only)."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _progress_bar(**kwargs: Any) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(**kwargs)
 
 
 def _extend_lineage(lineage: list[dict[str, Any]], run: Any, start: int) -> list[dict[str, Any]]:

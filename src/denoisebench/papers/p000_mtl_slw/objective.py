@@ -41,6 +41,7 @@ class MTLNetwork(nn.Module):
     def __init__(self, net: nn.Module, weighting: Weighting | None = None, switcher: TaskSwitcher | None = None):
         super().__init__()
         self.net, self.weighting, self.switcher = net, weighting, switcher
+        self.ddp_find_unused_parameters = switcher is not None  # s2 trains one task head per step
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         return self.net(noisy)
@@ -80,13 +81,18 @@ GRAD_PARAMS: dict[str, Callable[[nn.Module], list[nn.Parameter]]] = {
 
 
 def task_gram(losses: Sequence[torch.Tensor], params: list[nn.Parameter]) -> torch.Tensor:
-    """Gram matrix (T, T) of the per-task gradients of ``params`` (autograd.grad, graph kept for the update)."""
+    """Gram matrix (T, T) of the per-task gradients of ``params`` (autograd.grad, graph kept for the update).
+
+    Under data-parallel training the per-task gradients are averaged over the ranks first (DDP averages only the
+    final gradient), so the Gram matrix is the full batch's, as in a single process."""
+    from denoisebench.training.distributed import all_mean
+
     flat = []
     for loss in losses:
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()
                                for g, p in zip(grads, params)]))
-    g = torch.stack(flat)
+    g = all_mean(torch.stack(flat))
     return g @ g.T
 
 
@@ -234,7 +240,13 @@ class SigmaMapNoise:
         self.noise, self.seed, self.name = noise, seed, name
 
     def _seed(self, step: int) -> int:
-        return int(np.random.SeedSequence([self.seed, step, 7]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+        """Seed of ``step``; under data-parallel training each rank draws for its own slice of the batch, so the
+        rank is mixed in (decorrelated noise; not the single-process draws, which cover the whole batch)."""
+        from denoisebench.training.distributed import current
+
+        rank = current()
+        key = [self.seed, step, 7, rank.rank] if rank.distributed else [self.seed, step, 7]
+        return int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def __call__(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.name in self.TORCH:

@@ -124,8 +124,11 @@ class Weighting(nn.Module):
         self._record: dict[str, float] = {}
 
     def _update_running(self, losses: torch.Tensor) -> None:
+        """Running loss averages of the whole batch (averaged over the ranks under data-parallel training)."""
+        from denoisebench.training.distributed import all_mean
+
         with torch.no_grad():
-            value = losses.detach().float().clamp_min(1e-12).to(self.running.device)
+            value = all_mean(losses.detach().float()).clamp_min(1e-12).to(self.running.device)
             if int(self.seen) == 0:
                 self.running.copy_(value)
             else:
@@ -199,10 +202,12 @@ class MinNormWeighting(Weighting):
         self.grad_norm = grad_norm
 
     def forward(self, losses: torch.Tensor, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        from denoisebench.training.distributed import all_mean
+
         self._check(losses, gram)
         assert gram is not None
         self._update_running(losses)
-        g_hat, n = normalized_gram(gram, losses, self.grad_norm)
+        g_hat, n = normalized_gram(gram, all_mean(losses.detach()), self.grad_norm)  # the full batch's losses
         alpha = self.alpha(g_hat.float()).detach().to(losses.dtype)
         scales = (n[0] / n if self.normalize else torch.ones_like(n)).to(losses.device, losses.dtype)
         self._remember(alpha, gnorm=gram.detach().diagonal().clamp_min(0).sqrt(), n=n)
