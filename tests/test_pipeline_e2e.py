@@ -227,6 +227,16 @@ def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict
     assert "psnr.bm3d" in headline and max(len(line) for line in headline.splitlines()) < 1000
 
 
+def test_demo_run_travels_through_a_dvc_remote(demo_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """Push the finished demo run, clone elsewhere, pull: `dvc repro` is a no-op there and every output of the
+    tables' upstream (models, predictions, noisy sets, data, scores, tables) is byte-identical."""
+    from remote_roundtrip import roundtrip
+
+    work, env = demo_repo
+    digests = roundtrip(work, env, ["tables"], tmp_path)
+    assert "reports/results.md" in digests and any(name.startswith("models/dncnn_gray_s25") for name in digests)
+
+
 def test_pipeline_timeout_and_failure_name_the_running_stage() -> None:
     """The harness itself (no DVC): a stage that hangs past the budget, and one that fails."""
     hang = [sys.executable, "-c", "import time; print(\"Running stage 'train@x':\", flush=True); time.sleep(60)"]

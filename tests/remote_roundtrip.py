@@ -1,29 +1,16 @@
-"""Results travel between machines through a DVC remote: a finished demo run (download -> synthesize -> train ->
-predict -> score of two entries) is pushed to a local-path remote, the repository is cloned afresh elsewhere,
-``dvc pull`` fetches the outputs, ``dvc repro`` there runs nothing and every output is byte-identical.
+"""Results travel between machines through a DVC remote: a finished run is pushed to a local-path remote, the
+repository is cloned afresh elsewhere, ``dvc pull`` fetches the outputs, ``dvc repro`` there runs nothing and
+every output (tables included) is byte-identical.
 
-Slow (it runs part of the demo pipeline once): marked ``slow``; see docs/scaling.md for its time.
-:func:`roundtrip` takes any finished repository, so the end-to-end test's full demo run can use it too.
+Used by ``test_pipeline_e2e.py`` on its finished demo run (the round trip itself takes ~20 s; a demo run of its
+own cost 95-135 s more).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-
-import pytest
-import yaml
-
-from conftest import SHARED_DATA
-
-pytestmark = pytest.mark.slow
-
-#: The stages run (with their upstream): one classical and one trained entry, scored.
-TARGETS = ["score@noisy", "score_learned@dncnn_gray_s25"]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
@@ -74,28 +61,3 @@ def roundtrip(work: Path, env: dict[str, str], targets: list[str], tmp: Path) ->
     ours, theirs = _digests(work, rels), _digests(clone, rels)
     assert ours == theirs and len(ours) > 10
     return theirs
-
-
-def test_demo_run_travels_through_a_dvc_remote(tmp_path: Path, repo_root: Path) -> None:
-    work = tmp_path / "repo"
-    listed = subprocess.run(["git", "ls-files"], cwd=repo_root, capture_output=True, text=True, check=True)
-    for rel in listed.stdout.splitlines():
-        src = repo_root / rel
-        if src.is_file() and not rel.startswith(("results/", "reports/", "models/")) and rel != "dvc.lock":
-            (work / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, work / rel)
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["profile"] = "demo"
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DENOISEBENCH_TRACKING": "0",
-           "DENOISEBENCH_MIRROR": str(SHARED_DATA), "OMP_NUM_THREADS": "1", "GIT_AUTHOR_NAME": "ci",
-           "GIT_AUTHOR_EMAIL": "ci@example.invalid", "GIT_COMMITTER_NAME": "ci",
-           "GIT_COMMITTER_EMAIL": "ci@example.invalid", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for key in ("MLFLOW_TRACKING_URI", "DENOISEBENCH_ROOT", "DENOISEBENCH_NPROC", "DENOISEBENCH_GPUS"):
-        env.pop(key, None)
-    _run(["git", "init", "-q"], work, env)
-    _run(["git", "add", "-A"], work, env)
-    _run(["git", "commit", "-qm", "copy"], work, env)
-    _run(["dvc", "repro", *TARGETS], work, env)
-    digests = roundtrip(work, env, TARGETS, tmp_path)
-    assert any(name.startswith("results/metrics/dncnn_gray_s25") for name in digests)
