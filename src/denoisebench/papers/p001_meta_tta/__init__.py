@@ -1,5 +1,10 @@
-"""Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer
-learning". Not implemented yet: the page shows the reported numbers only."""
+"""Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer learning".
+
+Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s parallel-head net, mask net), the
+losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`: MAXL pre-training, MAML meta-transfer,
+per-image meta-test), the resumable training loop (:mod:`.training`, schedule :mod:`.schedule`) and the method
+``meta_tta`` (:mod:`.method`). See docs/methods.md (paper 001) for the choices.
+"""
 
 from denoisebench.papers import Paper
 
@@ -9,4 +14,6 @@ PAPER = Paper(
     title="Test-time Adaptation for Real Image Denoising via Meta-transfer Learning",
     seed_file="001_ed9b8ff3df05127e.txt",
     reported="meta_tta.csv",
+    code=("method",),
+    networks=("network",),
 )
