@@ -30,6 +30,7 @@ EXPECTED = {
     "kodak24": "Kodak24", "cbsd68": "CBSD68", "bsd68_gray": "BSD68_gray", "set12": "Set12", "set14": "Set14",
     "live1": "LIVE1", "cbsd432": "CBSD432", "bsd400_gray": "BSD400_gray", "polyu": "PolyU", "cc15": "CC15",
     "sidd_val": "SIDD", "renoir": "RENOIR", "demo": "demo", "cbdnet_crf": "CBDNet_CRF",
+    "div2k": "DIV2K", "sidd_small": "SIDD_Small",  # paper 001 (issue 12)
 }
 
 

@@ -153,3 +153,26 @@ def test_meta_test_adapts_a_copy_of_the_heads_only(model64: MetaTTANet, variant:
     assert len(result.aux_losses) == 5
     with pytest.raises(ValueError, match="variant"):
         meta_test(model64, noisy, variant="bogus")
+
+
+def test_archived_layout_lists_div2k_splits_and_sidd_small_pairs(tmp_path) -> None:
+    import numpy as np
+
+    from denoisebench.datasets import list_samples
+    from denoisebench.errors import DatasetError
+    from denoisebench.imageio import write_image
+
+    for name, part in (("0001", "DIV2K_train_HR"), ("0801", "DIV2K_valid_HR")):
+        path = tmp_path / "DIV2K" / part / part / f"{name}.png"
+        path.parent.mkdir(parents=True)
+        write_image(path, np.zeros((8, 8, 3), np.float32))
+    assert [s.id for s in list_samples("div2k", tmp_path, split="train")] == ["0001"]
+    assert [s.id for s in list_samples("div2k", tmp_path, split="valid")] == ["0801"]
+    scene = tmp_path / "SIDD_Small" / "SIDD_Small_sRGB_Only" / "Data" / "0001_001_S6"
+    scene.mkdir(parents=True)
+    write_image(scene / "GT_SRGB_010.PNG", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(DatasetError, match="no noisy image"):
+        list_samples("sidd_small", tmp_path)
+    write_image(scene / "NOISY_SRGB_010.PNG", np.ones((8, 8, 3), np.float32))
+    (sample,) = list_samples("sidd_small", tmp_path)
+    assert sample.id == "0001_001_S6" and float(sample.noisy().mean()) == 1.0 and float(sample.clean().mean()) == 0.0

@@ -27,7 +27,9 @@ class MetaSchedule:
     s1_lr: Adam lr of theta1 and theta2 and the MAXL look-ahead step [1e-3].
     s2_iterations: meta-batches of stage 2 [150 epochs x 130 = 19,500 on SIDD-Small + PolyU]; s2_batch [2];
     s2_patch [128]; s2_lr: outer Adam lr [5e-5].
-    pool, pool_split, pool_limit, pool_root: the stage-2 pairs (dataset of the registry, split, first N, data root).
+    pool: the stage-2 pairs: ``synthetic``, a dataset name, or a list of ``name`` / ``name/split`` items pooled
+    together (unbiased sampling over the union) [SIDD-Small + PolyU]; pool_split: the split of a single-name pool;
+    pool_limit: first N pairs of each dataset; pool_root: the data root.
     seed [12345]; checkpoint_every / log_every: steps; device: auto | cpu | cuda[:N].
     """
 
@@ -40,7 +42,7 @@ class MetaSchedule:
     s2_batch: int = 2
     s2_patch: int = 128
     s2_lr: float = 5e-5
-    pool: str = "polyu"
+    pool: str | tuple[str, ...] = "polyu"
     pool_split: str | None = "train"
     pool_limit: int | None = None
     pool_root: str = "data/raw"
@@ -54,6 +56,12 @@ class MetaSchedule:
             _int(name, getattr(self, name), 0)
         for name in ("s1_batch", "s1_patch", "s2_batch", "s2_patch", "checkpoint_every", "log_every"):
             _int(name, getattr(self, name), 1)
+        if isinstance(self.pool, list):
+            object.__setattr__(self, "pool", tuple(self.pool))
+        items = self.pool if isinstance(self.pool, tuple) else (self.pool,)
+        if not items or not all(isinstance(i, str) and i for i in items):
+            raise ConfigError(f"train config: pool={self.pool!r} must be 'synthetic', a dataset name or a list of "
+                              "'name' / 'name/split' items")
         if self.pool_limit is not None:
             _int("pool_limit", self.pool_limit, 1)
         for name in ("s1_lr", "s2_lr"):
@@ -89,8 +97,19 @@ class MetaSchedule:
             raise ConfigError(f"train config: unknown keys {unknown}; valid keys: {', '.join(sorted(known))}")
         return cls(**values)
 
+    def pool_sets(self) -> list[tuple[str, str | None]]:
+        """(dataset, split) of every pooled set (``pool_split`` applies to a single name without a split)."""
+        items = self.pool if isinstance(self.pool, tuple) else (self.pool,)
+        out = []
+        for item in items:
+            name, _, split = item.partition("/")
+            out.append((name, split or (self.pool_split if isinstance(self.pool, str) else None)))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["pool"] = list(self.pool) if isinstance(self.pool, tuple) else self.pool
+        return out
 
 
 #: Fields that do not change the trained weights (left out of the resume hash).

@@ -80,12 +80,16 @@ def load_pool(schedule: MetaSchedule, clean_images: Sequence[np.ndarray], noise:
         return noisy, list(clean_images)
     from denoisebench.datasets import list_samples
 
-    samples = list_samples(schedule.pool, schedule.pool_root, split=schedule.pool_split, limit=schedule.pool_limit)
-    pairs = [(s.noisy(), s.clean()) for s in samples]
-    if not pairs or any(n is None for n, _ in pairs):
-        raise ConfigError(f"train config: pool={schedule.pool!r} (split {schedule.pool_split!r}) must be a set of "
-                          "real noisy/clean pairs (e.g. polyu, split train) or 'synthetic'")
-    return [n for n, _ in pairs], [c for _, c in pairs]
+    noisy, clean = [], []
+    for name, split in schedule.pool_sets():
+        samples = list_samples(name, schedule.pool_root, split=split, limit=schedule.pool_limit)
+        if not samples or not all(s.has_noisy for s in samples):
+            raise ConfigError(f"train config: pool item {name!r} (split {split!r}) must be a set of real noisy/clean "
+                              "pairs (e.g. polyu/train, sidd_small) or 'synthetic'")
+        for sample in samples:
+            noisy.append(sample.noisy())
+            clean.append(sample.clean())
+    return noisy, clean
 
 
 def _optimisers(model: MetaTTANet, schedule: MetaSchedule) -> dict[str, torch.optim.Optimizer]:
@@ -109,7 +113,7 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
     stage1, stage2 = params["stage1"], params["stage2"]
     s1_sampler = PairSampler(clean_images, None, schedule.s1_patch, "stage 1") if stage1 != "none" else None
     pool_noisy, pool_clean = load_pool(schedule, clean_images, noise) if stage2 else ([], [])
-    s2_sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"stage 2 pool {schedule.pool}") \
+    s2_sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"stage 2 pool {schedule.pool_sets()}") \
         if stage2 else None
     total = (schedule.stage1_steps if stage1 != "none" else 0) + (schedule.s2_iterations if stage2 else 0)
     first_s2 = schedule.stage1_steps if stage1 != "none" else 0
