@@ -176,3 +176,21 @@ def test_archived_layout_lists_div2k_splits_and_sidd_small_pairs(tmp_path) -> No
     write_image(scene / "NOISY_SRGB_010.PNG", np.ones((8, 8, 3), np.float32))
     (sample,) = list_samples("sidd_small", tmp_path)
     assert sample.id == "0001_001_S6" and float(sample.noisy().mean()) == 1.0 and float(sample.clean().mean()) == 0.0
+
+
+def test_validation_crop_zero_pads_like_torchvision_and_gain_summary() -> None:
+    import numpy as np
+
+    from denoisebench.papers.p001_meta_tta.metatest import center_crop_padded, summarise
+
+    image = np.ones((4, 6, 3), np.float32)
+    crop = center_crop_padded(image, 8)
+    assert crop.shape == (8, 8, 3) and crop.sum() == image.sum()  # all of the image, zeros around it
+    assert crop[:2].sum() == 0 and crop[2:6, 1:7].min() == 1
+    assert center_crop_padded(np.arange(100.0).reshape(10, 10, 1), 4)[0, 0, 0] == 33.0  # plain centre crop
+    rows = [{"entry": "e", "testset": "t", "protocol": "default", "image": str(i), "psnr_before": 30.0,
+             "psnr_after": 30.0 + g, "gain_db": g, "ssim_before": 0.9, "ssim_after": 0.9, "adapt_seconds": "1.0"}
+            for i, g in enumerate((0.1, -0.02, 0.03))]
+    (s,) = summarise(rows)
+    assert s["n"] == 3 and s["improved"] == 2 and s["past_threshold"] == 1
+    assert s["gain_mean"] == pytest.approx(0.11 / 3) and s["gain_min"] == pytest.approx(-0.02)

@@ -16,4 +16,8 @@ PAPER = Paper(
     reported="meta_tta.csv",
     code=("method",),
     networks=("network",),
+    stages={"metatest": "metatest:main"},
+    links=(("Meta-test per image (before/after, gain, validation protocols)", "../paper_001/metatest/metatest.md"),
+           ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
+           ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png")),
 )
