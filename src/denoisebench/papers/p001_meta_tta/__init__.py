@@ -14,9 +14,19 @@ PAPER = Paper(
     title="Test-time Adaptation for Real Image Denoising via Meta-transfer Learning",
     seed_file="001_ed9b8ff3df05127e.txt",
     reported="meta_tta.csv",
+    method_map={"Ours with meta-testing": ["meta_tta"], "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta"]},
+    extra_rows={"Ours with meta-testing, inner loop K = 1 (the official code's effective K)": ["meta_tta_k1"]},
     code=("method",),
     networks=("network",),
     stages={"metatest": "metatest:main"},
+    note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "
+         "crops of Nam's images) and PolyU test (scenes disjoint from the PolyU-train meta-transfer pool) stand in, "
+         "so the mapped Nam cells below stay empty: the meta-test report (first link) puts the reproduced numbers "
+         "(official `ttaid` metric) beside Tables 2-3, with before/after meta-test per image and the paper's "
+         "zero-padded validation protocol. Stage 1 runs on CBSD432 crops in quick (DIV2K in the paper profile); "
+         "SIDD-Small joins the pool only in the paper profile. Table 1 variants, RI / RL / body+head ablations and "
+         "the RIDNet / MIRNet baselines are selectable by config (method `meta_tta`) but have no pipeline entries "
+         "yet.",
     links=(("Meta-test per image (before/after, gain, validation protocols)", "../paper_001/metatest/metatest.md"),
            ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
            ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png")),

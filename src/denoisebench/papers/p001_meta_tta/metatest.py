@@ -209,6 +209,47 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: Paper rows (reported method, reported test set) -> (entry, result set prefix, before|after). Nam is stood in for
+#: by CC15 (15 crops of Nam's images), the paper's validation split by the zero-padded PolyU-pool protocol.
+COMPARISON = (
+    ("Ours without meta-testing", "meta_tta", "before"),
+    ("Ours with meta-testing", "meta_tta", "after"),
+    ("MAXL + MTL, aux loss MRL (masked rec.)", "meta_tta", "after"),
+)
+STAND_INS = {"nam": "cc15", "sidd_small_polyu_val_split": "val_polyu_pad"}
+
+
+def paper_comparison(summary: Sequence[dict[str, Any]], profile: str) -> list[str]:
+    """Markdown lines: Table 2/3 rows of the paper beside the reproduced means (official ``ttaid`` protocol)."""
+    from denoisebench.papers import find_paper
+    from denoisebench.references import read_reference_csv
+
+    paper = find_paper("001")
+    reported = read_reference_csv(paper.reported_path("references")).to_dict("records")
+    lines = ["", f"## Paper (Tables 2-3) beside this run [{profile}]", "",
+             "Reproduced = mean over the set under the `ttaid` protocol (the code's metric). Nam -> CC15 "
+             "(crops of Nam's images, 512 px, not the paper's 1024 centre crops); validation split -> the "
+             "zero-padded 1024 crops of the PolyU pool (SIDD-Small is not offline).", "",
+             "| paper row | paper set | paper PSNR | paper SSIM | entry | set | reproduced PSNR | reproduced SSIM | "
+             "diff PSNR |", "|---|---|---:|---:|---|---|---:|---:|---:|"]
+    for method, entry, when in COMPARISON:
+        for testset, stand_in in STAND_INS.items():
+            cells = {r["metric"]: float(r["value"]) for r in reported
+                     if r["method"] == method and r.get("testset") == testset and r["metric"] in ("psnr", "ssim")}
+            match = next((s for s in summary if s["entry"] == entry and s["protocol"] == "ttaid"
+                          and s["testset"].startswith(stand_in)), None)
+            if not cells:
+                continue
+            psnr = match[f"psnr_{when}"] if match else None
+            ssim = match[f"ssim_{when}"] if match else None
+            diff = f"{psnr - cells['psnr']:+.2f}" if psnr is not None and "psnr" in cells else "n/a"
+            lines.append(f"| {method} | {testset} | {cells.get('psnr', float('nan')):.4f} | "
+                         f"{cells.get('ssim', float('nan')):.4f} | `{entry}` ({when} meta-test) | "
+                         f"{match['testset'] if match else 'n/a'} | {'n/a' if psnr is None else f'{psnr:.4f}'} | "
+                         f"{'n/a' if ssim is None else f'{ssim:.4f}'} | {diff} [{profile}] |")
+    return lines
+
+
 def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) -> None:
     out, figures = Path(args.out), Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
@@ -236,6 +277,7 @@ def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) ->
                      f"{s['ssim_before']:.4f} | {s['ssim_after']:.4f} | {s['adapt_seconds']:.2f} |")
     if not rows:
         lines.append("\n(no predictions of the entries on real-noise cells: run their predict stages first)")
+    lines += paper_comparison(summarise(rows), args.profile)
     write_text_atomic(out / "metatest.md", "\n".join(lines) + "\n")
     _figures(rows, masks, figures)
 
