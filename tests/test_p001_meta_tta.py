@@ -194,3 +194,35 @@ def test_validation_crop_zero_pads_like_torchvision_and_gain_summary() -> None:
     (s,) = summarise(rows)
     assert s["n"] == 3 and s["improved"] == 2 and s["past_threshold"] == 1
     assert s["gain_mean"] == pytest.approx(0.11 / 3) and s["gain_min"] == pytest.approx(-0.02)
+
+
+def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from denoisebench.methods import build_method
+
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
+    rng = np.random.default_rng(0)
+    images = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(2)]
+    schedule = dict(s1_epochs=1, s1_steps=1, s1_batch=1, s1_patch=16, s2_iterations=2, s2_batch=2, s2_patch=16,
+                    pool="synthetic", seed=1, checkpoint_every=1, log_every=1)
+    config = {"inner_steps": 1}
+    whole = build_method("meta_tta", config)
+    whole.train(images, tmp_path / "whole", train_config=schedule)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(step: int, logs: dict) -> None:
+        if step == 3:
+            raise Stop
+
+    interrupted = build_method("meta_tta", config)
+    with pytest.raises(Stop):
+        interrupted.train(images, tmp_path / "cut", train_config=schedule, callbacks=[stop_at_3])
+    resumed = build_method("meta_tta", config)
+    resumed.train(images, tmp_path / "cut", train_config=schedule)
+    assert resumed.last_result.resumed_from == 2 and resumed.last_result.steps == 4
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
