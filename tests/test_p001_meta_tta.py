@@ -226,3 +226,24 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from denoisebench.errors import ConfigError
+    from denoisebench.methods import build_method
+    from denoisebench.methods.base import DenoiseContext
+
+    assert count_parameters(MODELS.get("ridnet")()) == 1_499_347  # the paper prints 1.49 M
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
+    rng = np.random.default_rng(0)
+    images = [rng.random((20, 20, 3), dtype=np.float32) for _ in range(2)]
+    method = build_method("ridnet_real", {"features": 16, "reduction": 4})
+    method.train(images, tmp_path, train_config=dict(s2_iterations=2, s2_batch=2, s2_patch=16, pool="synthetic",
+                                                     seed=0, checkpoint_every=1, log_every=1))
+    assert method.last_result.steps == 2
+    out = method.denoise(images[0], DenoiseContext())
+    assert out.shape == images[0].shape and np.isfinite(out).all()
+    with pytest.raises(ConfigError, match="s1_epochs"):
+        method.train(images, tmp_path / "x", train_config=dict(s1_epochs=1, pool="synthetic"))

@@ -3,7 +3,8 @@
 Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s parallel-head net, mask net), the
 losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`: MAXL pre-training, MAML meta-transfer,
 per-image meta-test), the resumable training loop (:mod:`.training`, schedule :mod:`.schedule`) and the method
-``meta_tta`` (:mod:`.method`). See docs/methods.md (paper 001) for the choices.
+``meta_tta`` (:mod:`.method`); the RIDNet baseline (:mod:`.ridnet`, method ``ridnet_real`` in :mod:`.baseline`,
+trained on the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
 """
 
 from denoisebench.papers import Paper
@@ -16,8 +17,8 @@ PAPER = Paper(
     reported="meta_tta.csv",
     method_map={"Ours with meta-testing": ["meta_tta"], "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta"]},
     extra_rows={"Ours with meta-testing, inner loop K = 1 (the official code's effective K)": ["meta_tta_k1"]},
-    code=("method",),
-    networks=("network",),
+    code=("method", "baseline"),
+    networks=("network", "ridnet"),
     stages={"metatest": "metatest:main"},
     note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "
          "crops of Nam's images) and PolyU test (scenes disjoint from the PolyU-train meta-transfer pool) stand in, "
@@ -25,8 +26,8 @@ PAPER = Paper(
          "(official `ttaid` metric) beside Tables 2-3, with before/after meta-test per image and the paper's "
          "zero-padded validation protocol. Stage 1 runs on CBSD432 crops in quick (DIV2K in the paper profile); "
          "SIDD-Small joins the pool only in the paper profile. Table 1 variants, RI / RL / body+head ablations and "
-         "the RIDNet / MIRNet baselines are selectable by config (method `meta_tta`) but have no pipeline entries "
-         "yet.",
+         "RIDNet (method `ridnet_real`) are selectable by config but have no pipeline entries yet; MIRNet is not "
+         "implemented.",
     links=(("Meta-test per image (before/after, gain, validation protocols)", "../paper_001/metatest/metatest.md"),
            ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
            ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png")),

@@ -98,16 +98,17 @@ def _optimisers(model: MetaTTANet, schedule: MetaSchedule) -> dict[str, torch.op
             "s2": torch.optim.Adam(model.parameters(), lr=schedule.s2_lr)}
 
 
+#: One training step: ``step_fn(step) -> (logs, patches drawn)``.
+StepFn = Callable[[int], "tuple[dict[str, float], int]"]
+
+
 def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequence[np.ndarray],
                    schedule: MetaSchedule, out_dir: Path, *, meta_info: dict[str, Any],
                    tracking: dict[str, Any] | None = None, callbacks: Sequence[Callable[[int, dict], None]] = (),
                    init_state: dict[str, torch.Tensor] | None = None) -> core.TrainResult:
     """Run the entry's stages (``params``: the method config) and write ``model.pt``; return a TrainResult."""
     from denoisebench.noise import build_noise
-    from denoisebench.tracking import tracked_run
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     device = _device(schedule.device)
     noise = build_noise(params["stage1_noise"])
     stage1, stage2 = params["stage1"], params["stage2"]
@@ -115,16 +116,71 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
     pool_noisy, pool_clean = load_pool(schedule, clean_images, noise) if stage2 else ([], [])
     s2_sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"stage 2 pool {schedule.pool_sets()}") \
         if stage2 else None
-    total = (schedule.stage1_steps if stage1 != "none" else 0) + (schedule.s2_iterations if stage2 else 0)
     first_s2 = schedule.stage1_steps if stage1 != "none" else 0
-
+    total = first_s2 + (schedule.s2_iterations if stage2 else 0)
     if init_state is not None:
         model.load_state_dict(init_state)
     model.to(device)
     opts = _optimisers(model, schedule)
+
+    def step_fn(step: int) -> tuple[dict[str, float], int]:
+        rng, noise_rng = np.random.default_rng([schedule.seed, step, 0]), np.random.default_rng([schedule.seed, step, 1])
+        if step <= first_s2:
+            phase, _ = schedule.locate(step)
+            noisy, clean = (torch.from_numpy(a).to(device) for a in
+                            s1_sampler.sample(schedule.s1_batch, rng, noise, noise_rng))
+            return _stage1_step(model, opts, phase, stage1, params, noisy, clean, schedule.s1_lr), schedule.s1_batch
+        noisy, clean = (torch.from_numpy(a).to(device) for a in s2_sampler.sample(schedule.s2_batch, rng))
+        logs = meta.mtl_step(model, opts["s2"], noisy, clean, params["inner_steps"], params["inner_lr"],
+                             params["inner_weight"], params["outer_weight"], params["inner_scope"],
+                             params["stage2_aux"])
+        return {f"s2_{k}": v for k, v in logs.items()} | {"loss": logs["loss"]}, schedule.s2_batch
+
+    return _run(model, opts, step_fn, total, schedule, Path(out_dir), device, meta_info=meta_info,
+                data=[*clean_images, *pool_noisy, *pool_clean], init_state=init_state, tracking=tracking,
+                callbacks=callbacks, params=params, counts={"n_train_images": len(clean_images),
+                                                            "n_pool_pairs": len(pool_clean)},
+                summary={"stage1_steps": first_s2, "stage2_steps": total - first_s2})
+
+
+def train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.ndarray], schedule: MetaSchedule,
+                           out_dir: Path, *, meta_info: dict[str, Any], tracking: dict[str, Any] | None = None,
+                           callbacks: Sequence[Callable[[int, dict], None]] = ()) -> core.TrainResult:
+    """Plain L1 training of ``model`` (noisy -> clean) on the schedule's stage-2 pool, ``s2_iterations`` Adam steps
+    at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet)."""
+    from denoisebench.noise import build_noise
+
+    device = _device(schedule.device)
+    pool_noisy, pool_clean = load_pool(schedule, clean_images, build_noise({"name": "composite"}))
+    sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"pool {schedule.pool_sets()}")
+    model.to(device)
+    opts = {"adam": torch.optim.Adam(model.parameters(), lr=schedule.s2_lr)}
+
+    def step_fn(step: int) -> tuple[dict[str, float], int]:
+        noisy, clean = (torch.from_numpy(a).to(device) for a in
+                        sampler.sample(schedule.s2_batch, np.random.default_rng([schedule.seed, step, 0])))
+        loss = (model(noisy) - clean).abs().mean()
+        opts["adam"].zero_grad(set_to_none=True)
+        loss.backward()
+        opts["adam"].step()
+        return {"loss": float(loss.detach())}, schedule.s2_batch
+
+    return _run(model, opts, step_fn, schedule.s2_iterations, schedule, Path(out_dir), device, meta_info=meta_info,
+                data=[*pool_noisy, *pool_clean], init_state=None, tracking=tracking, callbacks=callbacks,
+                params=meta_info.get("method_config", {}), counts={"n_pool_pairs": len(pool_clean)}, summary={})
+
+
+def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn: StepFn, total: int,
+         schedule: MetaSchedule, out: Path, device: torch.device, *, meta_info: dict[str, Any],
+         data: Sequence[np.ndarray], init_state: dict[str, torch.Tensor] | None, tracking: dict[str, Any] | None,
+         callbacks: Sequence[Callable[[int, dict], None]], params: dict[str, Any], counts: dict[str, int],
+         summary: dict[str, Any]) -> core.TrainResult:
+    """The resumable loop shared by both front-ends: resume, steps, logs, checkpoints, ``model.pt``."""
+    from denoisebench.tracking import tracked_run
+
+    out.mkdir(parents=True, exist_ok=True)
     train_dict = {k: v for k, v in schedule.to_dict().items() if k not in RESULT_NEUTRAL}
-    fingerprint = core.data_fingerprint([*clean_images, *pool_noisy, *pool_clean])
-    blob = json.dumps({"schedule": train_dict, "meta": meta_info, "data": fingerprint,
+    blob = json.dumps({"schedule": train_dict, "meta": meta_info, "data": core.data_fingerprint(data),
                        "init": None if init_state is None else _state_digest(init_state)}, sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     store = core._STORE.get()
@@ -150,8 +206,7 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
     track.setdefault("stage", "train")
     track.setdefault("method", meta_info.get("method", "meta_tta"))
     track.setdefault("dataset", None)
-    run_params = {"schedule": schedule.to_dict(), "method_config": params, "config_hash": digest,
-                  "n_train_images": len(clean_images), "n_pool_pairs": len(pool_clean)}
+    run_params = {"schedule": schedule.to_dict(), "method_config": params, "config_hash": digest, **counts}
     sums: dict[str, float] = {}
     window, final_loss, patches = 0, None, 0
     t0 = time.perf_counter()
@@ -160,21 +215,8 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
         lineage = core._extend_lineage(lineage, run, start)
         model.train()
         for step in range(start + 1, total + 1):
-            rng, noise_rng = np.random.default_rng([schedule.seed, step, 0]), np.random.default_rng([schedule.seed,
-                                                                                                     step, 1])
-            if step <= first_s2:
-                phase, _ = schedule.locate(step)
-                noisy, clean = (torch.from_numpy(a).to(device) for a in
-                                s1_sampler.sample(schedule.s1_batch, rng, noise, noise_rng))
-                logs = _stage1_step(model, opts, phase, stage1, params, noisy, clean, schedule.s1_lr)
-                patches += schedule.s1_batch
-            else:
-                noisy, clean = (torch.from_numpy(a).to(device) for a in s2_sampler.sample(schedule.s2_batch, rng))
-                logs = meta.mtl_step(model, opts["s2"], noisy, clean, params["inner_steps"], params["inner_lr"],
-                                     params["inner_weight"], params["outer_weight"], params["inner_scope"],
-                                     params["stage2_aux"])
-                logs = {f"s2_{k}": v for k, v in logs.items()} | {"loss": logs["loss"]}
-                patches += schedule.s2_batch
+            logs, drawn = step_fn(step)
+            patches += drawn
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             window += 1
@@ -192,10 +234,9 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
         done = total - start
         throughput = patches / elapsed if done and elapsed > 0 else 0.0
         core._save(snapshot(total, run), out / core.STATE_FILE)
-        summary = {"steps": total, "stage1_steps": first_s2, "stage2_steps": total - first_s2,
-                   "resumed_from": start or None, "patches_per_second": throughput, "final_loss": final_loss,
-                   "elapsed_s": elapsed, "device": str(device), "config_hash": digest, "run_id": run.run_id,
-                   "lineage": lineage, "torch": str(torch.__version__)}
+        summary = {"steps": total, **summary, "resumed_from": start or None, "patches_per_second": throughput,
+                   "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
+                   "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__)}
         model_meta = json.loads(json.dumps(meta_info, default=str))
         core._save({"format": core.MODEL_FORMAT, "model": core._cpu_state_dict(model), **model_meta,
                     "train_config": schedule.to_dict(), "summary": summary}, out / core.MODEL_FILE)
