@@ -247,3 +247,22 @@ def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tm
     assert out.shape == images[0].shape and np.isfinite(out).all()
     with pytest.raises(ConfigError, match="s1_epochs"):
         method.train(images, tmp_path / "x", train_config=dict(s1_epochs=1, pool="synthetic"))
+
+
+def test_ablation_sets_are_deterministic_centre_crops() -> None:
+    import numpy as np
+
+    from denoisebench.papers.p001_meta_tta.ablation import TABLE1, TABLE3, load_pairs
+    from denoisebench.methods import build_method
+
+    spec = {"dataset": "demo", "split": "test", "limit": 2, "crop": 40, "noise": "composite"}
+    first, again = load_pairs(spec, None, seed=3), load_pairs(spec, None, seed=3)
+    assert len(first) == 2 and first[0][0].shape == (40, 40, 3) == first[0][1].shape
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again))
+    assert not np.array_equal(first[0][0], first[0][1])  # noisy differs from clean
+    keys = {key for _, key, _ in TABLE1}
+    for _, _, init, config in TABLE3:  # every row builds, and starts from a Table 1 model or from random init
+        assert init is None or init in keys
+        build_method("meta_tta", {"stage1": "none", **config})
+    for _, _, config in TABLE1:
+        build_method("meta_tta", config)
