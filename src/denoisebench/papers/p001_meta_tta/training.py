@@ -124,7 +124,8 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
     opts = _optimisers(model, schedule)
 
     def step_fn(step: int) -> tuple[dict[str, float], int]:
-        rng, noise_rng = np.random.default_rng([schedule.seed, step, 0]), np.random.default_rng([schedule.seed, step, 1])
+        rng = np.random.default_rng([schedule.seed, step, 0])
+        noise_rng = np.random.default_rng([schedule.seed, step, 1])
         if step <= first_s2:
             phase, _ = schedule.locate(step)
             noisy, clean = (torch.from_numpy(a).to(device) for a in
