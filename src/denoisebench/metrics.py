@@ -218,6 +218,8 @@ PROTOCOLS.add("shave3", Protocol(border=3))  # seed 004 DeepDenoising computePSN
 PROTOCOLS.add("sidd", Protocol(quant="float"))  # MIRNet SIDD sRGB: float; skimage Gaussian SSIM == wang
 PROTOCOLS.add("durn", Protocol(quant="trunc", ssim="skimage_default"))  # DuRN noise (PolyU), GoPro, SOTS
 PROTOCOLS.add("durn_y", Protocol(space="y_opencv", quant="trunc", ssim="skimage_default"))  # DuRN rain, LIVE1 JPEG (issue 13)
+# paper 001 (issue 12): agusgun/TTAID utils/metrics.py: float [0,1] after clamping, skimage SSIM (uniform 7x7)
+PROTOCOLS.add("ttaid", Protocol(quant="float", ssim="skimage_default"))
 
 
 def get_protocol(name: str) -> Protocol:

@@ -102,3 +102,39 @@ DATASETS.add("renoir", DatasetSpec(
           "accepted. No published sha256: recorded on first download. clean = mean of the batch's low-noise "
           "images (*Reference.bmp and *full.bmp when present), rounded to 8 bits; one sample per *Noisy.bmp.",
 ))
+
+# ---- Paper 001 (issue 12): the pre-training set (DIV2K) and the meta-transfer set (SIDD-Small sRGB) ----------
+DIV2K_BASE = "http://data.vision.ee.ethz.ch/cvl/DIV2K"
+DATASETS.add("div2k", DatasetSpec(
+    name="div2k",
+    description="DIV2K high-resolution images: 800 train + 100 validation PNGs (~2K px), clean",
+    folder="DIV2K",
+    files=tuple(FileEntry(f"{part}.zip", f"{DIV2K_BASE}/{part}.zip", archive=True)
+                for part in ("DIV2K_train_HR", "DIV2K_valid_HR")),
+    layout=Layout("archived", clean_file="**/*.png"), color="rgb", role="train",
+    homepage="https://data.vision.ee.ethz.ch/cvl/DIV2K/",
+    license="DIV2K terms of the official page (academic research use)",
+    citation="E. Agustsson, R. Timofte, 'NTIRE 2017 Challenge on Single Image Super-Resolution: Dataset and "
+             "Study', CVPR Workshops 2017",
+    source="official DIV2K host (URLs unverified offline)",
+    split_ids={"train": tuple(f"{i:04d}" for i in range(1, 801)), "valid": tuple(f"{i:04d}" for i in range(801, 901))},
+    notes="No published sha256: the hashes are recorded on first download (trust on first use). Paper 001 "
+          "pre-trains on the train split with composite synthetic noise and validates on the valid split.",
+))
+
+DATASETS.add("sidd_small", DatasetSpec(
+    name="sidd_small",
+    description="SIDD-Small sRGB: 160 noisy/ground-truth pairs of smartphone scenes (one pair per scene instance)",
+    folder="SIDD_Small",
+    files=(FileEntry("SIDD_Small_sRGB_Only.zip", f"{SIDD_SERVER.rsplit('/', 1)[0]}/SIDD_Small_sRGB_Only.zip",
+                     archive=True),),
+    layout=Layout("archived", clean_file="**/GT_SRGB_*.PNG", noisy_file="**/NOISY_SRGB_*.PNG"),
+    color="rgb", role="train",
+    homepage="https://www.eecs.yorku.ca/~kamel/sidd/dataset.php",
+    license="SIDD terms on the official site (research use; cite the paper)",
+    citation="A. Abdelhamed, S. Lin, M.S. Brown, 'A High-Quality Denoising Dataset for Smartphone Cameras', "
+             "CVPR 2018",
+    source="SIDD server (same host as sidd_val; URL unverified offline)",
+    notes="Sample id = the scene-instance folder (Data/<id>/GT_SRGB_010.PNG, NOISY_SRGB_010.PNG). No published "
+          "sha256: recorded on first download. If the URL is dead, place the official zip in <root>/SIDD_Small/.",
+))

@@ -125,6 +125,33 @@ def _load_paired(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef]
     return refs
 
 
+# ---- paper 001 (issue 12): images inside extracted archives (DIV2K, SIDD-Small) ---------------------------
+
+@LOADERS.register("archived")
+def _load_archived(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef]:
+    """Images matched by ``layout.clean_file`` (and pairs by ``layout.noisy_file``) in every extracted archive."""
+    clean_glob, noisy_glob = spec.layout.clean_file or "**/*.png", spec.layout.noisy_file
+    refs = []
+    for entry in spec.files:
+        root = folder / archive_stem(PurePosixPath(entry.path).name)
+        if not root.is_dir():
+            raise DatasetError(f"dataset {spec.name}: {root} is missing (archive {entry.path} not fetched or not "
+                               f"extracted); run `denoisebench datasets fetch {spec.name}`")
+        cleans = sorted(root.glob(clean_glob))
+        if noisy_glob is None:
+            refs += [SampleRef(path.stem, spec.name, functools.partial(read_image, path), clean_path=path)
+                     for path in cleans]
+            continue
+        noisy_by_dir = {path.parent: path for path in sorted(root.glob(noisy_glob))}
+        for clean in cleans:
+            noisy = noisy_by_dir.get(clean.parent)
+            if noisy is None:
+                raise DatasetError(f"dataset {spec.name}: no noisy image matching {noisy_glob!r} beside {clean}")
+            refs.append(SampleRef(clean.parent.name, spec.name, functools.partial(read_image, clean),
+                                  functools.partial(read_image, noisy), clean_path=clean, noisy_path=noisy))
+    return refs
+
+
 @LOADERS.register("aux")
 def _load_aux(spec: DatasetSpec, folder: Path, split: str) -> list[SampleRef]:
     raise ConfigError(f"dataset {spec.name} holds auxiliary tables, not images; open its files under {folder} "

@@ -17,7 +17,8 @@ from urllib.parse import quote
 from denoisebench.errors import DatasetError
 
 #: Layout kinds understood by the loaders (see ``loaders.LOADERS``).
-LAYOUT_KINDS = ("clean", "paired", "blocks", "batches", "aux", "bundled", "mirrored", "side_by_side")
+LAYOUT_KINDS = ("clean", "paired", "blocks", "batches", "aux", "bundled", "mirrored", "side_by_side",
+                "archived")
 COLORS = ("rgb", "gray", "mixed")
 ROLES = ("test", "train", "aux")
 ALL_SPLIT = "all"
@@ -50,8 +51,11 @@ class Layout:
         kind: one of :data:`LAYOUT_KINDS`: ``clean`` single images, ``paired`` ``noisy/NAME`` + ``clean/NAME``,
             ``blocks`` SIDD-style ``.mat`` arrays (images, blocks, H, W, C), ``batches`` RENOIR ``Batch_*``
             folders, ``aux`` tables that are not images, ``bundled`` images shipped inside scikit-image.
+            ``archived`` images inside extracted archives, found by glob (DIV2K, SIDD-Small; paper 001).
         noisy_dir, clean_dir: sub-folders of a ``paired`` layout.
         noisy_file, clean_file, noisy_key, clean_key: the ``.mat`` files and variable names of a ``blocks`` layout.
+            For ``archived``: ``clean_file`` / ``noisy_file`` are glob patterns inside each extracted archive
+            (``noisy_file`` None: clean-only images, id = file stem; else pairs, id = the pair's parent folder).
         crop: centre-crop size per split for ``bundled`` images.
         within: ``mirrored`` / ``side_by_side``: only files below a folder of this name (``"test"``), "" = all.
         clean_stem_sep: ``mirrored``: the reference's stem is the input's stem up to this separator (RESIDE:

@@ -1,5 +1,11 @@
-"""Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer
-learning". Not implemented yet: the page shows the reported numbers only."""
+"""Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer learning".
+
+Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s parallel-head net, mask net), the
+losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`: MAXL pre-training, MAML meta-transfer,
+per-image meta-test), the resumable training loop (:mod:`.training`, schedule :mod:`.schedule`) and the method
+``meta_tta`` (:mod:`.method`); the RIDNet baseline (:mod:`.ridnet`, method ``ridnet_real`` in :mod:`.baseline`,
+trained on the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
+"""
 
 from denoisebench.papers import Paper
 
@@ -9,4 +15,21 @@ PAPER = Paper(
     title="Test-time Adaptation for Real Image Denoising via Meta-transfer Learning",
     seed_file="001_ed9b8ff3df05127e.txt",
     reported="meta_tta.csv",
+    method_map={"Ours with meta-testing": ["meta_tta"], "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta"]},
+    extra_rows={"Ours with meta-testing, inner loop K = 1 (the official code's effective K)": ["meta_tta_k1"]},
+    code=("method", "baseline"),
+    networks=("network", "ridnet"),
+    stages={"metatest": "metatest:main", "ablation": "ablation:main"},
+    note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "
+         "crops of Nam's images) and PolyU test (scenes disjoint from the PolyU-train meta-transfer pool) stand in, "
+         "so the mapped Nam cells below stay empty: the meta-test report (first link) puts the reproduced numbers "
+         "(official `ttaid` metric) beside Tables 2-3, with before/after meta-test per image and the paper's "
+         "zero-padded validation protocol. Stage 1 runs on CBSD432 crops in quick (DIV2K in the paper profile); "
+         "SIDD-Small joins the pool only in the paper profile. Table 1's variants and Table 3's RI / RL / "
+         "body+head rows are re-run by the stage `ablation_001` (last link) on a small schedule; RIDNet (method "
+         "`ridnet_real`) has no pipeline entry yet; MIRNet is not implemented.",
+    links=(("Meta-test per image (before/after, gain, validation protocols)", "../paper_001/metatest/metatest.md"),
+           ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
+           ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png"),
+           ("Tables 1 and 3 re-run on a small schedule (every row)", "../paper_001/ablation/ablation.md")),
 )
