@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, section
+from denoisebench.config import active_profile, evaluation_plan, load_params, method_entry, not_run_reason, section
 from denoisebench.methods import METHODS
-from denoisebench.prediction import plan_entry, predict_entry, write_skipped
+from denoisebench.prediction import EntryPlan, plan_entry, predict_entry, write_skipped
 from denoisebench.stage_support import LOG, build_entry_method, resolve_device, setup_logging
 
 #: Method kinds that never touch torch: their device is not resolved (resolving "auto" imports torch).
@@ -28,11 +28,16 @@ def main() -> None:
     setup_logging()
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
+    cells, out_root = evaluation_plan(params), Path(args.out) / entry.entry
+    skipped = not_run_reason(params, entry.entry)
+    if skipped:  # nothing is built or loaded: every cell is recorded as skipped with the reason
+        write_skipped(out_root, EntryPlan([], {cell.key: skipped for cell in cells}))
+        LOG.info("%s: %s; nothing predicted", entry.entry, skipped)
+        return
     kind = METHODS.get(entry.method).kind  # the class only: building a learned method builds its network (torch)
     # A cheap method is built (its config checked) first, so a bad config is reported before missing data; a
     # learned one after the plan (its config was checked by its train stage, and building it imports torch).
     method = build_entry_method(params, entry) if kind in CPU_ONLY_KINDS else None
-    cells, out_root = evaluation_plan(params), Path(args.out) / entry.entry
     plan = plan_entry(entry, kind, cells, Path(args.noisy))
     if not plan.run:  # stop before torch, the checkpoint and MLflow: nothing of this profile applies
         write_skipped(out_root, plan)

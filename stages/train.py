@@ -17,12 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from denoisebench.config import active_profile, data_root, load_params, method_entry, train_settings
-from denoisebench.fsutil import write_json_atomic
+from denoisebench.config import active_profile, data_root, load_params, method_entry, not_run_reason, train_settings
+from denoisebench.fsutil import write_json_atomic, write_text_atomic
 from denoisebench.stage_support import LOG, build_entry_method, check_training_set, params_section, setup_logging
-from denoisebench.training import distributed
-from denoisebench.training.curves import CurveLog
-from denoisebench.training.trainer import default_store_root, resume_store
 
 DATA_KEYS = ("dataset", "split", "limit_images")
 
@@ -39,6 +36,15 @@ def main() -> None:
 
     params = load_params(args.params)
     entry = method_entry(params, args.entry)
+    skipped = not_run_reason(params, entry.entry)
+    if skipped:  # before torch is imported: the stage costs a fraction of a second
+        write_not_trained(Path(args.out) / entry.entry, Path(args.curves) / f"{entry.entry}.csv", skipped)
+        LOG.info("%s: %s; nothing trained", entry.entry, skipped)
+        return
+    from denoisebench.training import distributed
+    from denoisebench.training.curves import CurveLog
+    from denoisebench.training.trainer import default_store_root, resume_store
+
     settings = train_settings(params, entry.entry)
     where = f"train.{entry.entry}.{active_profile(params)}"
     nproc = distributed.requested_nproc(settings, f"params.yaml: {where}")
@@ -69,6 +75,7 @@ def main() -> None:
     if not distributed.is_main():  # rank 0 writes the outputs
         return
     curve.write()  # also when nothing was trained (already complete): the output exists
+    (out_dir / "not_trained.json").unlink(missing_ok=True)  # left by a profile that did not run the entry
     result = method.last_result
     summary = {
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
@@ -82,6 +89,15 @@ def main() -> None:
     write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
     LOG.info("%s: %d steps on %d process(es), %.1f patches/s, final loss %s", entry.entry, result.steps,
              result.world_size, result.patches_per_second, result.final_loss)
+
+
+def write_not_trained(out_dir: Path, curve: Path, reason: str) -> None:
+    """The outputs of an entry the profile does not run: ``not_trained.json`` (the reason) in its model folder and
+    a header-only curve; a model trained by another profile, and its curve, are kept as they are."""
+    if not (out_dir / "model.pt").is_file():
+        write_json_atomic(out_dir / "not_trained.json", {"reason": reason})
+    if not curve.is_file():
+        write_text_atomic(curve, "step,loss\n")
 
 
 def dataset_source(dataset: str, root: Path, split: str | None) -> str:

@@ -125,6 +125,9 @@ def test_camera_pipeline_training_noise_needs_the_crf_tables(params: dict) -> No
     assert "cbdnet_crf" not in datasets_needed(params)
     params["methods"]["learned"] = {"isp": {"method": "mtl_dae", "train_noise": {"name": "cbdnet"}}}
     params["train"]["isp"] = {"demo": {"dataset": "demo", "split": "train", "iterations": 1}}
+    params["run_entries"] = {"demo": ["noisy"]}
+    assert "cbdnet_crf" not in datasets_needed(params)  # the profile does not run the entry: nothing to fetch
+    params["run_entries"] = {"demo": ["noisy", "isp"]}
     assert "cbdnet_crf" in datasets_needed(params)
 
 
@@ -151,3 +154,15 @@ def test_stage_options_come_from_the_active_profile(tmp_path: Path, params: dict
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match=r"figx.demo has unknown keys \['colour'\]"):
         apply_profile_defaults(parser, "figx", ["--params", str(path)])
+
+
+def test_run_entries_select_what_a_profile_runs(params: dict) -> None:
+    from denoisebench.config import not_run_reason
+
+    params = {**copy.deepcopy(params), "profile": "demo", "run_entries": {"demo": ["liu_*", "noisy"], "quick": None}}
+    assert not_run_reason(params, "noisy") is None and not_run_reason(params, "liu_joint_s25") is None
+    assert "run_entries.demo" in not_run_reason(params, "bm3d")
+    assert not_run_reason({**params, "profile": "quick"}, "bm3d") is None  # null: every entry
+    params["run_entries"]["demo"] = "noisy"
+    with pytest.raises(ConfigError, match=r"run_entries\.demo must be a list"):
+        not_run_reason(params, "noisy")

@@ -3,9 +3,9 @@
 It runs `dvc exp run -S profile=demo` (offline: the demo images are bundled with scikit-image), then checks the
 tables, metrics, per-paper outputs, MLflow runs and that a rerun is a no-op.
 
-To keep CI within its budget the copy keeps one entry per method kind and group (:data:`KEPT_ENTRIES`: classical,
-zero-shot, supervised colour/grey, per-sigma, multi-task S1/S2, cascade) instead of all of them: every stage
-type still runs, the per-entry stages of the dropped entries are the same code with other configs.
+To keep CI within its budget the copy keeps only the entries the demo profile runs (params ``run_entries.demo``:
+one per method kind and group, and those the paper stages read) and one it does not run: every stage type still
+runs, the per-entry stages of the dropped entries are the same code with other configs.
 
 The pipeline runs once per module: its time budget is :data:`SECONDS_PER_STAGE` per stage of the copy plus
 :data:`SECONDS_BASE` (env ``DENOISEBENCH_E2E_SECONDS_PER_STAGE`` overrides the allowance on a slow machine); a
@@ -31,23 +31,24 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-#: Method entries the end-to-end copy keeps (paper 004's per-sigma and joint entries all stay: the
-#: ``table4_004`` stage depends on each of their models).
-KEPT_ENTRIES = {
-    "classical": ["noisy", "bm3d", "blind2grad", "zsn2n"],
-    "learned": ["dncnn_color_blind", "dncnn_gray_s25", "liu_separate_s25", "liu_separate_s35", "liu_separate_s50",
-                "dae_s1_hg", "cbdnet_s2"],
-    "cascade": ["liu_joint_s25", "liu_joint_s35", "liu_joint_s50"],
-}
+#: An entry the demo profile does not run (params ``run_entries.demo``), kept in the copy: its stages must finish at
+#: once with empty outputs.
+NOT_RUN_ENTRY = ("learned", "dae_mse_hg")
 
 
 def _keep_representative_entries(params_path: Path) -> None:
-    """Rewrite the copy's params.yaml with only :data:`KEPT_ENTRIES` (fails if one of them was renamed)."""
+    """Rewrite the copy's params.yaml with only the entries the demo profile runs (``run_entries.demo``: one per
+    method kind and group, and those the paper stages read) plus :data:`NOT_RUN_ENTRY`."""
     import yaml
 
+    from denoisebench.config import not_run_reason
+
     params = yaml.safe_load(params_path.read_text())
-    for group, names in KEPT_ENTRIES.items():
-        params["methods"][group] = {name: params["methods"][group][name] for name in names}
+    demo = {**params, "profile": "demo"}
+    for group, entries in params["methods"].items():
+        params["methods"][group] = {name: spec for name, spec in entries.items()
+                                    if not_run_reason(demo, name) is None or (group, name) == NOT_RUN_ENTRY}
+    assert NOT_RUN_ENTRY[1] in params["methods"][NOT_RUN_ENTRY[0]], f"{NOT_RUN_ENTRY} was renamed"
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -192,6 +193,20 @@ def test_demo_profile_runs_every_paper_stage(demo_repo: tuple[Path, dict[str, st
     assert set(mtl["demo_mtl"]) == {"hetero_gaussian_sampling-cbdnet"}  # evaluated on its training noise only
     joint = json.loads((work / "results" / "metrics" / "liu_joint_s25.json").read_text())
     assert joint["demo"]["awgn_sigma25"]["psnr"] > 0
+    for rel in ("paper_001/metatest/metatest.md", "paper_001/ablation/ablation.md", "paper_002/report/report.md"):
+        assert (work / "reports" / rel).stat().st_size > 200, rel
+    assert json.loads((work / "results" / "metrics" / "meta_tta.json").read_text())  # papers 001/002 scored
+    assert json.loads((work / "results" / "metrics" / "durn_rbh.json").read_text())
+
+
+def test_entry_the_profile_does_not_run_finishes_with_empty_outputs(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    work, _ = demo_repo
+    name = NOT_RUN_ENTRY[1]
+    assert "run_entries.demo" in json.loads((work / "models" / name / "not_trained.json").read_text())["reason"]
+    assert not (work / "models" / name / "model.pt").exists()
+    skipped = json.loads((work / "results" / "predictions" / name / "skipped.json").read_text())
+    assert skipped and all("not run in profile demo" in reason for reason in skipped.values())
+    assert json.loads((work / "results" / "metrics" / f"{name}.json").read_text()) == {}
 
 
 def test_demo_profile_logs_mlflow_runs(demo_repo: tuple[Path, dict[str, str]]) -> None:

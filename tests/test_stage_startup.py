@@ -100,3 +100,17 @@ def test_one_score_stage_rescores_only_changed_entries_and_drops_removed_ones(de
     run_stage(demo_tree, "score")
     assert json.loads(meta.read_text())["fingerprint"] != first[0]
     assert skipped_meta.stat().st_mtime_ns == untouched
+
+
+def test_entry_the_profile_does_not_run_trains_and_predicts_nothing_without_torch(demo_tree: Path) -> None:
+    params = yaml.safe_load((demo_tree / "params.yaml").read_text())
+    params["run_entries"] = {"demo": ["noisy"], "quick": None, "paper": None}
+    (demo_tree / "not_run.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    common = ("--entry", "liu_separate_s35", "--params", "not_run.yaml")
+    assert run_stage(demo_tree, "train", *common, "--out", "nr_models", "--curves", "nr_curves", tracking=True) == []
+    reason = json.loads((demo_tree / "nr_models" / "liu_separate_s35" / "not_trained.json").read_text())["reason"]
+    assert reason.startswith("not run in profile demo")
+    assert (demo_tree / "nr_curves" / "liu_separate_s35.csv").read_text() == "step,loss\n"
+    assert run_stage(demo_tree, "predict", *common, "--out", "nr_predictions", tracking=True) == []
+    skipped = json.loads((demo_tree / "nr_predictions" / "liu_separate_s35" / "skipped.json").read_text())
+    assert skipped == {"demo/awgn_sigma25": reason}

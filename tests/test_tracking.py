@@ -291,3 +291,24 @@ def test_deferred_runs_are_replayed_into_the_store_with_everything_they_logged(
     statuses = sorted(r.info.status for r in runs.values())
     assert statuses == ["FAILED", "FINISHED", "FINISHED", "KILLED"]
     assert [p.name for p in journal_root(tmp_path).iterdir()] == [still_running.name]
+
+
+def test_processes_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two queued experiments raced in MLflow's schema migration on a fresh store; open_store serialises it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
+    start_at = time.time() + 8  # every process imports MLflow first, then opens the store at the same moment
+    code = ("import sys, time; from denoisebench import tracking; import mlflow; "
+            f"time.sleep(max(0.0, {start_at} - time.time())); client, eid = tracking.open_store({uri!r}); "
+            "print(eid)")
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                              text=True) for _ in range(3)]
+    outs = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1  # one experiment, created once
+    assert (tmp_path / "fresh" / "mlflow.db.lock").is_file()

@@ -246,6 +246,24 @@ def method_entry(params: dict[str, Any], entry: str) -> MethodEntry:
     return MethodEntry(entry, str(raw["method"]), config, None if evaluate_on is None else tuple(evaluate_on))
 
 
+def not_run_reason(params: dict[str, Any], entry: str) -> str | None:
+    """Why the active profile does not run ``entry`` (params ``run_entries.<profile>``: entry-name patterns, null =
+    every entry), or None when it does. Such an entry's train and predict stages finish at once with empty outputs:
+    the demo profile is a smoke test of every stage type and paper, not of every entry."""
+    import fnmatch
+
+    profile = active_profile(params)
+    patterns = (params.get("run_entries") or {}).get(profile)
+    if patterns is None:
+        return None
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(f"params.yaml: run_entries.{profile} must be a list of entry-name patterns or null (every "
+                          f"entry), got {patterns!r}")
+    if any(fnmatch.fnmatchcase(entry, pattern) for pattern in patterns):
+        return None
+    return f"not run in profile {profile} (params run_entries.{profile}; null runs every entry)"
+
+
 def train_settings(params: dict[str, Any], entry: str) -> dict[str, Any]:
     """The ``train.<entry>.<profile>`` section (schedule and training set) of the active profile."""
     settings = section(params, "train", entry, active_profile(params))

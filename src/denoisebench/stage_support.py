@@ -10,7 +10,9 @@ import os
 import sys
 from typing import Any, Callable, Iterator, NoReturn
 
-from denoisebench.config import TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, section
+from denoisebench.config import (
+    TRAINED_GROUPS, active_profile, evaluation_plan, method_entries, method_entry, not_run_reason, section,
+)
 from denoisebench.errors import ConfigError
 
 LOG = logging.getLogger("denoisebench")
@@ -97,7 +99,7 @@ def datasets_needed(params: dict[str, Any]) -> list[str]:
     names = [cell.dataset for cell in cells] + training_sets(params)
     uses_camera_pipeline = any("cbdnet" in cell.noise for cell in cells)
     for entry, group in method_entries(params).items():
-        if group in TRAINED_GROUPS:
+        if group in TRAINED_GROUPS and not_run_reason(params, entry) is None:
             train_noise = method_entry(params, entry).config.get("train_noise")
             uses_camera_pipeline |= isinstance(train_noise, dict) and train_noise.get("name") == "cbdnet"
     if uses_camera_pipeline:
@@ -106,9 +108,11 @@ def datasets_needed(params: dict[str, Any]) -> list[str]:
 
 
 def pretrained_needed(params: dict[str, Any]) -> list[str]:
-    """Released models (``pretrained`` registry names) that the ``pretrained`` method entries read."""
+    """Released models (``pretrained`` registry names) that the profile's ``pretrained`` method entries read."""
     names = []
     for entry in method_entries(params):
+        if not_run_reason(params, entry) is not None:
+            continue
         spec = method_entry(params, entry)
         if spec.method == "pretrained":
             if not spec.config.get("model"):

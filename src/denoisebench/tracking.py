@@ -239,6 +239,27 @@ class TrackedRun:
         return len(values)
 
 
+def open_store(uri: str) -> tuple[Any, str]:
+    """An ``MlflowClient`` of ``uri`` and the benchmark's experiment id in it.
+
+    For a SQLite store the first access (which creates or migrates the schema) holds an exclusive lock on
+    ``<db>.lock``: two queued experiments opening a fresh store at once raced in MLflow's schema migration.
+    """
+    client = _mlflow().tracking.MlflowClient(tracking_uri=uri)
+    if not uri.startswith("sqlite:///"):
+        return client, _experiment_id(client, uri)
+    import fcntl
+
+    lock_path = Path(uri[len("sqlite:///") :]).with_suffix(".db.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return client, _experiment_id(client, uri)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _experiment_id(client: Any, uri: str) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
@@ -330,9 +351,7 @@ def flush_pending(client: Any = None, experiment_id: str | None = None) -> int:
     if not pending(root):
         return 0
     if client is None:
-        uri = tracking_uri()
-        client = _mlflow().tracking.MlflowClient(tracking_uri=uri)
-        experiment_id = _experiment_id(client, uri)
+        client, experiment_id = open_store(tracking_uri())
     return flush_journals(root, client, experiment_id)
 
 
@@ -371,10 +390,7 @@ def tracked_run(
         with _journal_run(stage, method, dataset, params, resumed_from, profile) as run:
             yield run
         return
-    mlflow = _mlflow()
-    uri = tracking_uri()
-    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment_id(client, uri)
+    client, experiment_id = open_store(tracking_uri())
     flush_pending(client, experiment_id)  # deferred runs of earlier stages first, so the store keeps their order
     group = run_group()
     parent = group_parent(client, experiment_id, group) if group else None
