@@ -211,3 +211,33 @@ def test_unsafe_archive_is_refused(tmp_path: Path, http_root) -> None:
     with pytest.warns(UnverifiedDownloadWarning), pytest.raises(DatasetError, match="outside"):
         fetch_dataset(spec.with_base_url(f"{base}/RENOIR"), tmp_path)
     assert not (tmp_path / "escape.bmp").exists() and not (tmp_path / "RENOIR" / "Mi3_Aligned").exists()
+
+
+@pytest.mark.parametrize("tar_filter", [True, False], ids=["data-filter", "python-without-filter"])
+def test_tar_archives_extract_and_unsafe_members_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tar_filter: bool) -> None:
+    import io
+    import tarfile
+
+    from denoisebench.datasets.download import extract_archive
+
+    if not tar_filter:  # Python < 3.11.4 has no extraction filters: the members are checked one by one
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def tar(path: Path, name: str, link: str | None = None) -> Path:
+        with tarfile.open(path, "w") as tf:
+            info = tarfile.TarInfo(name)
+            if link is None:
+                info.size = 1
+                tf.addfile(info, io.BytesIO(b"x"))
+            else:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tf.addfile(info)
+        return path
+
+    out = extract_archive(tar(tmp_path / "ok.tar", "dir/a.bmp"), tmp_path / "ok", "ok")
+    assert (out / "dir" / "a.bmp").read_bytes() == b"x"
+    for name, link in (("../escape.bmp", None), ("evil", "/etc/passwd")):
+        with pytest.raises(DatasetError, match="unsafe|outside"):
+            extract_archive(tar(tmp_path / "bad.tar", name, link), tmp_path / "bad", "bad")
+        assert not (tmp_path / "bad").exists() and not (tmp_path / "escape.bmp").exists()

@@ -245,8 +245,9 @@ def open_store(uri: str) -> tuple[Any, str]:
     For a SQLite store the first access (which creates or migrates the schema) holds an exclusive lock on
     ``<db>.lock``: two queued experiments opening a fresh store at once raced in MLflow's schema migration.
     """
-    client = _mlflow().tracking.MlflowClient(tracking_uri=uri)
+    mlflow = _mlflow()
     if not uri.startswith("sqlite:///"):
+        client = mlflow.tracking.MlflowClient(tracking_uri=uri)
         return client, _experiment_id(client, uri)
     import fcntl
 
@@ -254,7 +255,8 @@ def open_store(uri: str) -> tuple[Any, str]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
+        try:  # the client may open (create, migrate) the store as soon as it is built
+            client = mlflow.tracking.MlflowClient(tracking_uri=uri)
             return client, _experiment_id(client, uri)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
