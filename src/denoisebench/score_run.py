@@ -24,7 +24,7 @@ from denoisebench.config import (
     Cell, MethodEntry, active_profile, method_entries, method_entry, section, set_descriptions,
 )
 
-#: Sources whose change rescores every entry (paths relative to the package, and the stage script's name).
+#: Modules of this package whose change rescores every entry.
 SCORING_SOURCES = ("scoring.py", "metrics.py", "result_files.py", "score_run.py")
 
 
