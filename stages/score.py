@@ -11,7 +11,8 @@ from pathlib import Path
 
 from denoisebench.config import active_profile, evaluation_plan, load_params, method_entries
 from denoisebench.score_run import (
-    ScorePaths, entries_to_score, is_current, log_evaluation_run, remove_stale, score_entry, score_fingerprint,
+    ScorePaths, entries_to_score, is_current, log_evaluation_run, manifest_digests, remove_stale, score_entry,
+    score_fingerprint,
 )
 from denoisebench.stage_support import LOG, setup_logging
 from denoisebench.tracking import flush_pending, git_revision
@@ -36,9 +37,9 @@ def main() -> None:
         for name in remove_stale(set(method_entries(params)), paths):
             LOG.info("removed the results of %s (no longer an entry of params.yaml)", name)
     cells, profile, git_rev = evaluation_plan(params), active_profile(params), git_revision() or "unknown"
-    kept = 0
+    kept, manifests = 0, manifest_digests(cells, paths.noisy)
     for entry in entries:
-        fingerprint = score_fingerprint(params, entry, cells, paths)
+        fingerprint = score_fingerprint(params, entry, manifests, paths)
         if is_current(entry.entry, fingerprint, paths):
             kept += 1
             continue

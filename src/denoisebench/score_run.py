@@ -55,12 +55,19 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def score_fingerprint(params: dict[str, Any], entry: MethodEntry, cells: list[Cell], paths: ScorePaths) -> str:
-    """sha256 of everything the entry's results are a function of (see the module docstring)."""
-    manifests = {}
+def manifest_digests(cells: list[Cell], noisy: Path) -> dict[str, str | None]:
+    """sha256 of each cell's ``manifest.json`` (None where it is missing); read once per stage run."""
+    digests: dict[str, str | None] = {}
     for cell in cells:
-        manifest = paths.noisy / cell.testset / cell.label / "manifest.json"
-        manifests[cell.key] = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+        manifest = noisy / cell.testset / cell.label / "manifest.json"
+        digests[cell.key] = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+    return digests
+
+
+def score_fingerprint(params: dict[str, Any], entry: MethodEntry, manifests: dict[str, str | None],
+                      paths: ScorePaths) -> str:
+    """sha256 of everything the entry's results are a function of (see the module docstring); ``manifests`` from
+    :func:`manifest_digests`."""
     summary = paths.models / entry.entry / "summary.json"
     state = {
         "predictions": _file_listing(paths.predictions / entry.entry),

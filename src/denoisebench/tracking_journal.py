@@ -170,7 +170,7 @@ def _mlflow_id(journal_id: str, client: Any, experiment_id: str, replayed: dict[
 
 def _replay(folder: Path, events: list[dict[str, Any]], client: Any, experiment_id: str,
             replayed: dict[str, str]) -> str:
-    from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
+    from mlflow.entities import Metric
 
     from denoisebench.tracking import PARENT_TAG, TrackedRun, group_parent
 
@@ -180,38 +180,31 @@ def _replay(folder: Path, events: list[dict[str, Any]], client: Any, experiment_
     if group:
         tags[PARENT_TAG] = group_parent(client, experiment_id, group)
     tags[JOURNAL_TAG] = folder.name
-    run_id = client.create_run(experiment_id, run_name=start.get("run_name"), start_time=start["time"],
-                               tags={k: str(v) for k, v in tags.items() if v is not None}).info.run_id
+    run = TrackedRun(client, client.create_run(experiment_id, run_name=start.get("run_name"), start_time=start["time"],
+                                               tags={k: str(v) for k, v in tags.items() if v is not None}).info.run_id)
     resumed = start.get("resumed_from")
     if resumed:  # as a live resumed run: tagged, and holding its predecessor's curve up to the resume step
         previous = _mlflow_id(resumed[0], client, experiment_id, replayed)
-        client.set_tag(run_id, "resumed_from", previous or resumed[0])
-        client.set_tag(run_id, "resumed_from_step", str(resumed[1]))
+        run.set_tags({"resumed_from": previous or resumed[0], "resumed_from_step": resumed[1]})
         if previous:
-            TrackedRun(client, run_id).copy_metrics(previous, int(resumed[1]))
-    metrics: list[Any] = []
+            run.copy_metrics(previous, int(resumed[1]))
+    metrics: list[Any] = []  # logged with the times they were recorded (TrackedRun.log_metrics stamps "now")
     status, end_time = "KILLED", events[-1]["time"]
     for event in events[1:]:
         op = event["op"]
         if op == "metrics":
             metrics += [Metric(key, value, event["time"], event["step"]) for key, value in event["values"].items()]
         elif op == "params":
-            params = [Param(key, value) for key, value in event["values"].items()]
-            for first in range(0, len(params), 100):
-                client.log_batch(run_id, params=params[first : first + 100])
+            run.log_params(event["values"])
         elif op == "tags":
-            for key, value in event["values"].items():
-                client.set_tag(run_id, key, value)
+            run.set_tags(event["values"])
         elif op == "dataset":
-            dataset = Dataset(name=event["name"], digest=event["digest"][:36], source_type="local",
-                              source=json.dumps({"uri": event["source"]}),
-                              profile=json.dumps(event["profile"]) if event.get("profile") else None)
-            client.log_inputs(run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context",
-                                                                                 event["context"])])])
+            run.log_dataset(event["name"], event["digest"], event["source"], event["context"], event.get("profile"))
         elif op == "artifact":
-            client.log_artifact(run_id, str(folder / event["file"]), artifact_path=event.get("artifact_path"))
+            run.log_artifact(folder / event["file"], event.get("artifact_path"))
         elif op == "end":
             status = event["status"]
+    run_id = run.run_id
     for first in range(0, len(metrics), 1000):  # MLflow's per-batch metric limit
         client.log_batch(run_id, metrics=metrics[first : first + 1000])
     client.set_terminated(run_id, status=status, end_time=end_time)

@@ -89,3 +89,14 @@ def arg_type(number_range: NumberRange, flag: str) -> Callable[[str], float | in
 
     parse.__name__ = flag.lstrip("-")
     return parse
+
+
+def reject_unknown_keys(config_cls: type, values: dict[str, Any]) -> None:
+    """Raise a ConfigError naming the keys of ``values`` that are not fields of the dataclass ``config_cls``
+    (the train configs' check: ``train config: unknown keys [...]; valid keys: ...``)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"train config: unknown keys {unknown}; valid keys: {', '.join(sorted(known))}")

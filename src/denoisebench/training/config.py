@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from denoisebench.errors import ConfigError
+from denoisebench.validation import reject_unknown_keys
 from denoisebench.registry import Registry
 
 #: ``loss(prediction, target) -> scalar``. "mse" is the mean over all elements; "sse_half" is the DnCNN paper's
@@ -139,10 +140,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any] | None) -> "TrainConfig":
         """Build from a params mapping; unknown keys and bad values raise :class:`ConfigError`."""
         values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"train config: unknown keys {unknown}; valid keys: {', '.join(sorted(known))}")
+        reject_unknown_keys(cls, values)
         if values.get("milestones") is None:
             values.pop("milestones", None)
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from denoisebench.errors import ConfigError
+from denoisebench.validation import reject_unknown_keys
 
 #: Meta-transfer pools: a paired real-noise dataset of the registry, or ``synthetic`` (the stage-1 clean images
 #: with the composite noise drawn once per image: a smoke-test stand-in for the demo profile only).
@@ -91,10 +92,7 @@ class MetaSchedule:
     def from_dict(cls, values: dict[str, Any] | None) -> "MetaSchedule":
         """From a params mapping; unknown keys raise a ConfigError listing the valid ones."""
         values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"train config: unknown keys {unknown}; valid keys: {', '.join(sorted(known))}")
+        reject_unknown_keys(cls, values)
         return cls(**values)
 
     def pool_sets(self) -> list[tuple[str, str | None]]:
