@@ -10,9 +10,9 @@ import argparse
 from pathlib import Path
 
 from denoisebench.config import active_profile, evaluation_plan, load_params, method_entries
+from denoisebench.fingerprint import manifest_digests
 from denoisebench.score_run import (
-    ScorePaths, entries_to_score, is_current, log_evaluation_run, manifest_digests, remove_stale, score_entry,
-    score_fingerprint,
+    ScorePaths, entries_to_score, is_current, log_evaluation_run, remove_stale, score_entry, score_fingerprint,
 )
 from denoisebench.stage_support import LOG, setup_logging
 from denoisebench.tracking import flush_pending, git_revision

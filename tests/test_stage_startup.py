@@ -102,6 +102,25 @@ def test_one_score_stage_rescores_only_changed_entries_and_drops_removed_ones(de
     assert skipped_meta.stat().st_mtime_ns == untouched
 
 
+def test_one_predict_stage_repredicts_only_changed_entries_and_drops_removed_ones(demo_tree: Path) -> None:
+    out = demo_tree / "inc_predictions"
+    (out / "gone").mkdir(parents=True)  # an entry no longer in params.yaml
+    (out / ".noisy.abc.tmp").mkdir()  # left by an interrupted run
+    assert "torch" not in run_stage(demo_tree, "predict", "--out", str(out))  # no cell applies to the learned entry
+    assert sorted(p.name for p in out.iterdir()) == ["liu_separate_s35", "noisy"]
+    timings = out / "noisy" / "demo" / "awgn_sigma25" / "timings.csv"
+    skipped = out / "liu_separate_s35" / "skipped.json"
+    first = timings.stat().st_mtime_ns, skipped.stat().st_mtime_ns
+    run_stage(demo_tree, "predict", "--out", str(out))
+    assert (timings.stat().st_mtime_ns, skipped.stat().st_mtime_ns) == first  # nothing changed: nothing redone
+    params = yaml.safe_load((demo_tree / "params.yaml").read_text())
+    params["methods"]["classical"]["noisy"]["evaluate_on"] = ["awgn_*"]  # the noisy entry's config changed
+    (demo_tree / "changed.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_stage(demo_tree, "predict", "--out", str(out), "--params", "changed.yaml")
+    assert timings.stat().st_mtime_ns != first[0] and skipped.stat().st_mtime_ns == first[1]
+    assert json.loads((out / "noisy" / "fingerprint.json").read_text())["entry"] == "noisy"
+
+
 def test_entry_the_profile_does_not_run_trains_and_predicts_nothing_without_torch(demo_tree: Path) -> None:
     params = yaml.safe_load((demo_tree / "params.yaml").read_text())
     params["run_entries"] = {"demo": ["noisy"], "quick": None, "paper": None}

@@ -23,6 +23,9 @@ from typing import Any
 from denoisebench.config import (
     Cell, MethodEntry, active_profile, method_entries, method_entry, section, set_descriptions,
 )
+from denoisebench.fingerprint import (
+    digest_state, file_listing, manifest_digests, recorded_fingerprint, sources_digest,
+)
 
 #: Modules of this package whose change rescores every entry.
 SCORING_SOURCES = ("scoring.py", "metrics.py", "result_files.py", "score_run.py")
@@ -39,45 +42,20 @@ class ScorePaths:
     scores: Path
 
 
-def _file_listing(root: Path) -> list[tuple[str, int, int]]:
-    """``(relative path, size, mtime_ns)`` of every file under ``root``, sorted (cheap: no file is read)."""
-    if not root.is_dir():
-        return []
-    return sorted((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in root.rglob("*") if p.is_file())
-
-
-def _code_digest() -> str:
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in SCORING_SOURCES:
-        digest.update((package / name).read_bytes())
-    return digest.hexdigest()
-
-
-def manifest_digests(cells: list[Cell], noisy: Path) -> dict[str, str | None]:
-    """sha256 of each cell's ``manifest.json`` (None where it is missing); read once per stage run."""
-    digests: dict[str, str | None] = {}
-    for cell in cells:
-        manifest = noisy / cell.testset / cell.label / "manifest.json"
-        digests[cell.key] = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
-    return digests
-
-
 def score_fingerprint(params: dict[str, Any], entry: MethodEntry, manifests: dict[str, str | None],
                       paths: ScorePaths) -> str:
     """sha256 of everything the entry's results are a function of (see the module docstring); ``manifests`` from
     :func:`manifest_digests`."""
     summary = paths.models / entry.entry / "summary.json"
     state = {
-        "predictions": _file_listing(paths.predictions / entry.entry),
+        "predictions": file_listing(paths.predictions / entry.entry),
         "manifests": manifests,
         "params": {name: params.get(name) for name in ("profile", "evaluation", "score", "synthesize")},
         "entry": [entry.method, entry.config, entry.evaluate_on],
         "train_summary": summary.read_text() if summary.is_file() else None,
-        "code": _code_digest(),
+        "code": sources_digest(SCORING_SOURCES),
     }
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+    return digest_state(state)
 
 
 def is_current(entry: str, fingerprint: str, paths: ScorePaths) -> bool:
@@ -86,10 +64,7 @@ def is_current(entry: str, fingerprint: str, paths: ScorePaths) -> bool:
     if not (meta_path.is_file() and (paths.scores / entry / "per_image.csv").is_file()
             and (paths.metrics / f"{entry}.json").is_file()):
         return False
-    try:
-        return json.loads(meta_path.read_text()).get("fingerprint") == fingerprint
-    except (OSError, json.JSONDecodeError):
-        return False
+    return recorded_fingerprint(meta_path) == fingerprint
 
 
 def remove_stale(entries: set[str], paths: ScorePaths) -> list[str]:
