@@ -1,6 +1,10 @@
-"""Stage `train@<entry>`: train one learned method entry on its profile's training set.
+"""Stage `train`: train every learned and cascade entry on its profile's training set, retraining only what changed.
 
-With ``train.<entry>.<profile>.nproc`` > 1 or env ``DENOISEBENCH_NPROC`` > 1 the stage replaces itself by
+Without ``--entry`` the stage goes through every trained entry (see :mod:`denoisebench.train_run`): an entry whose
+fingerprint is unchanged is skipped, one the profile does not run gets ``not_trained.json`` at once, and each
+other entry trains in its own process, ``stages/train.py --entry E``, which trains that one entry.
+
+With ``train.<entry>.<profile>.nproc`` > 1 or env ``DENOISEBENCH_NPROC`` > 1 that process replaces itself by
 ``torchrun --standalone --nproc_per_node=N stages/train.py ...`` (data-parallel DDP; ``batch_size`` stays the
 effective batch); only rank 0 writes the curve and summary. With env ``DENOISEBENCH_GPUS=0,1,...`` it first
 claims ``nproc`` free GPUs of that list (file locks shared by every queued experiment of the repository) and
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,14 +29,60 @@ from denoisebench.stage_support import LOG, build_entry_method, check_training_s
 DATA_KEYS = ("dataset", "split", "limit_images")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entry", required=True, help="learned method entry of params.yaml (methods.learned)")
+    parser.add_argument("--entry", help="train only this entry of methods.learned / methods.cascade (in this "
+                                        "process); default: every trained entry whose inputs changed")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="models")
     parser.add_argument("--curves", default="results/curves", help="folder of the training-curve CSVs (dvc plots)")
     args = parser.parse_args()
     setup_logging()
+    if args.entry is None:
+        return train_all(args)
+    train_one(args)
+    return 0
+
+
+def train_all(args: argparse.Namespace) -> int:
+    """Every trained entry: skip the unchanged, record the not-run, train the others one process each; the exit
+    status of the first entry that fails (the entries finished before it keep their fingerprints)."""
+    from denoisebench.fingerprint import digest_state
+    from denoisebench.train_run import (
+        TrainPaths, data_listing, is_current, record_fingerprint, remove_stale, train_fingerprint, trained_entries,
+    )
+
+    params = load_params(args.params)
+    paths = TrainPaths(data_root(params), Path(args.out), Path(args.curves), Path(__file__).resolve())
+    entries = trained_entries(params)
+    for name in remove_stale(set(entries), paths):
+        LOG.info("removed the model and curve of %s (no longer a trained entry of params.yaml)", name)
+    data_digest = digest_state({"raw": data_listing(paths.data)})
+    kept = 0
+    for name in entries:
+        fingerprint = train_fingerprint(params, name, data_digest, paths)
+        if is_current(name, fingerprint, paths):
+            kept += 1
+            continue
+        skipped = not_run_reason(params, name)
+        if skipped:  # no process, no torch: the outputs say why
+            write_not_trained(paths.models / name, paths.curves / f"{name}.csv", skipped)
+        else:
+            LOG.info("train %s", name)
+            worker = [sys.executable, str(paths.script), "--entry", name, "--params", args.params,
+                      "--out", args.out, "--curves", args.curves]
+            code = subprocess.run(worker, check=False).returncode
+            if code != 0:
+                LOG.error("training %s failed (exit %d); entries finished before it are kept and skipped on rerun",
+                          name, code)
+                return code
+        record_fingerprint(name, fingerprint, paths)
+    LOG.info("trained or recorded %d entries, %d unchanged", len(entries) - kept, kept)
+    return 0
+
+
+def train_one(args: argparse.Namespace) -> None:
+    """Train the entry ``args.entry`` in this process (re-executed under torchrun when nproc > 1)."""
     from denoisebench.datasets import list_samples
 
     params = load_params(args.params)

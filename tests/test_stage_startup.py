@@ -133,3 +133,34 @@ def test_entry_the_profile_does_not_run_trains_and_predicts_nothing_without_torc
     assert run_stage(demo_tree, "predict", *common, "--out", "nr_predictions", tracking=True) == []
     skipped = json.loads((demo_tree / "nr_predictions" / "liu_separate_s35" / "skipped.json").read_text())
     assert skipped == {"demo/awgn_sigma25": reason}
+
+
+def _params_variant(work: Path, name: str, run: list[str] | None, **schedule: object) -> str:
+    """Write ``<name>.yaml``: the tree's params with ``run_entries.demo = run`` and liu_separate_s35's demo schedule
+    updated by ``schedule``; return its file name."""
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["run_entries"] = {"demo": run, "quick": None, "paper": None}
+    params["train"]["liu_separate_s35"]["demo"].update(schedule)
+    (work / f"{name}.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return f"{name}.yaml"
+
+
+def test_one_train_stage_retrains_only_changed_entries(demo_tree: Path) -> None:
+    """Without --entry the train stage goes through every trained entry: a not-run entry is recorded without torch,
+    an unchanged one is skipped, a changed schedule retrains it (in its own process), removed entries are deleted."""
+    outs = ("--out", "all_models", "--curves", "all_curves")
+    (demo_tree / "all_models" / "gone").mkdir(parents=True)
+    not_trained = demo_tree / "all_models" / "liu_separate_s35" / "not_trained.json"
+    none_run = _params_variant(demo_tree, "none_run", [])
+    assert run_stage(demo_tree, "train", "--params", none_run, *outs, tracking=True) == []
+    assert not (demo_tree / "all_models" / "gone").exists() and not_trained.is_file()
+    first = not_trained.stat().st_mtime_ns
+    assert run_stage(demo_tree, "train", "--params", none_run, *outs) == []
+    assert not_trained.stat().st_mtime_ns == first  # unchanged: nothing done
+    tiny = _params_variant(demo_tree, "tiny", None, iterations=2, batch_size=2, checkpoint_every=2, log_every=1)
+    run_stage(demo_tree, "train", "--params", tiny, *outs)
+    model = demo_tree / "all_models" / "liu_separate_s35" / "model.pt"
+    assert json.loads((model.parent / "summary.json").read_text())["steps"] == 2
+    trained = model.stat().st_mtime_ns
+    assert run_stage(demo_tree, "train", "--params", tiny, *outs) == []  # current: no process, no torch
+    assert model.stat().st_mtime_ns == trained
