@@ -195,7 +195,7 @@ class MethodEntry:
     evaluate_on: tuple[str, ...] | None = None
 
 
-#: ``classical``: no training stage; ``learned``: trained by ``train@``; ``cascade``: learned entries whose
+#: ``classical``: no training stage; ``learned``: trained by the ``train`` stage; ``cascade``: learned entries whose
 #: training starts from another entry's model (``init_checkpoint``), so they train after it.
 METHOD_GROUPS = ("classical", "learned", "cascade")
 TRAINED_GROUPS = ("learned", "cascade")
