@@ -65,7 +65,8 @@ STAGE = textwrap.dedent(f'''
         "cwd": os.getcwd()}}))
 ''')
 
-DVC_YAML = "stages:\n  claim:\n    cmd: python claim.py\n    deps: [claim.py]\n    params: [label]\n    outs: [result.json]\n"
+DVC_YAML = ("stages:\n  claim:\n    cmd: python claim.py\n    deps: [claim.py]\n    params: [label]\n"
+            "    outs: [result.json]\n")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
