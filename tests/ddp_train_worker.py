@@ -44,14 +44,17 @@ def main(argv: list[str] | None = None) -> None:
                       progress=False)
     torch.manual_seed(0)
     model = build_model("dncnn", channels=1, depth=3, features=8)
-    callbacks = []
-    if args.die_at:  # callbacks run on rank 0, the rank that writes checkpoints; torchrun then stops the others
-        def killer(step: int, logs: dict) -> None:
-            if step == args.die_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-        callbacks.append(killer)
-    train_model(model, images, noise, cfg, args.out, callbacks=callbacks, meta={"method": "tiny"},
+    train_model(model, images, noise, cfg, args.out, callbacks=killer(args.die_at), meta={"method": "tiny"},
                 tracking=None)
+
+
+def killer(die_at: int) -> list:
+    """A callback that SIGKILLs its process after step ``die_at`` (none for 0). Callbacks run on rank 0, the rank
+    that writes checkpoints; torchrun then stops the others."""
+    def kill(step: int, logs: dict) -> None:
+        if step == die_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return [kill] if die_at else []
 
 
 def train_p000(args: argparse.Namespace) -> None:
@@ -98,7 +101,7 @@ def train_p001(args: argparse.Namespace) -> None:
                 "checkpoint_every": 2, "log_every": 1, "device": "cpu"}
     if args.p001 == "meta_tta":
         schedule.update(s1_epochs=1, s1_steps=1, s1_batch=args.batch, s1_patch=16)
-    method.train(images, args.out, train_config=schedule)
+    method.train(images, args.out, train_config=schedule, callbacks=killer(args.die_at))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,17 @@ def test_paper001_loop_runs_data_parallel(tmp_path: Path, method: str) -> None:
     assert two["per_rank_batch"] == ({"s1": 2, "s2": 1} if method == "meta_tta" else {"s2": 1})
 
 
+def test_paper001_killed_two_process_run_resumes(tmp_path: Path) -> None:
+    """Rank 0 SIGKILLed after step 3 (MAML's first meta-batch; checkpoint at step 2, after MAXL): the rerun of the
+    two processes resumes from step 2 and ends where one uninterrupted process does."""
+    _single(tmp_path / "ref", "--p001", "meta_tta")
+    died = _run(tmp_path / "ddp", "--p001", "meta_tta", "--die-at", "3", check=False)
+    assert died.returncode != 0 and not (tmp_path / "ddp" / "model.pt").exists()
+    _run(tmp_path / "ddp", "--p001", "meta_tta")
+    assert _summary(tmp_path / "ddp")["resumed_from"] == 2
+    assert _max_diff(tmp_path / "ref", tmp_path / "ddp") < 1e-5
+
+
 def test_paper001_batches_must_divide_by_the_processes() -> None:
     from denoisebench.papers.p001_meta_tta.schedule import MetaSchedule
     from denoisebench.papers.p001_meta_tta.training import _shards
