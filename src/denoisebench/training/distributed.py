@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -225,6 +225,53 @@ def all_mean(tensor: torch.Tensor) -> torch.Tensor:
     out = tensor.detach().clone()
     dist.all_reduce(out)
     return out / dist.get_world_size()
+
+
+def all_mean_differentiable(tensor: torch.Tensor) -> torch.Tensor:
+    """Mean of ``tensor`` over all ranks with autograd (the gradient of each rank's input is the mean of every
+    rank's output gradient): for a whole-batch quantity computed from per-rank parts inside a loss, e.g. a
+    look-ahead gradient ``theta - alpha * grad`` of the full batch's loss. Itself in a single process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    return _AllReduceSum.apply(tensor) / dist.get_world_size()
+
+
+def gather_batch(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's (equal-sized) slice concatenated along dim 0, in rank order: the full batch that
+    :func:`shard` split (no gradient). Itself in a single process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.detach().contiguous())
+    return torch.cat(parts)
+
+
+#: How :func:`reduce_gradients` combines the ranks' gradients: ``mean`` for a loss that is a mean over the batch
+#: (each rank's loss is the mean over its slice), ``sum`` for a loss that sums per-sample terms.
+GRADIENT_REDUCTIONS = ("mean", "sum")
+
+
+def reduce_gradients(params: Iterable[torch.Tensor], reduction: str = "mean") -> None:
+    """What DDP does during ``backward()``, done after it: replace every ``.grad`` of ``params`` by its mean (or
+    sum) over the ranks, in one all-reduce of the flattened gradients. For loops DDP cannot wrap: DDP does not
+    support ``torch.autograd.grad`` (inner loops, look-ahead steps), which meta-learning needs. Parameters without
+    a gradient are skipped (they must be the same on every rank, as they are when the graph's structure does not
+    depend on the data). A no-op in a single process."""
+    if reduction not in GRADIENT_REDUCTIONS:
+        raise ValueError(f"gradient reduction {reduction!r} is not one of {', '.join(GRADIENT_REDUCTIONS)}")
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    if reduction == "mean":
+        flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
 
 
 def barrier() -> None:

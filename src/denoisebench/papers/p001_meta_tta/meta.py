@@ -13,6 +13,14 @@
 
 Look-ahead forwards use :func:`torch.func.functional_call` with a dict of the substituted tensors; the graph from
 the substituted tensors back to the module's own parameters is what carries the second-order terms.
+
+Data parallel (under ``torchrun``; :mod:`denoisebench.training.distributed`): each rank passes its slice of the
+step's batch; the training steps combine the ranks' gradients after ``backward()``
+(:func:`~denoisebench.training.distributed.reduce_gradients`: the mean for the stage-1 losses, means over the
+batch; the sum for stage 2's outer loss, a sum over the meta-batch of per-sample terms) and MAXL's look-ahead uses
+the full batch's gradient (the ranks' mean, differentiable), so N processes follow one process with the whole
+batch. DDP itself cannot wrap these steps: it does not support ``torch.autograd.grad``. In one process all of
+this is a no-op.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from torch.func import functional_call
 
 from denoisebench.papers.p001_meta_tta.losses import LAMBDA_G, auxiliary_loss, gradient_loss, primary_loss
 from denoisebench.papers.p001_meta_tta.network import HEAD_PREFIXES, MetaTTANet, RestorationNet
+from denoisebench.training import distributed
 
 #: Tensors adapted in the inner loop: the heads (paper) or every multi-task parameter (Table 3, bottom row).
 INNER_SCOPES = ("heads", "all")
@@ -48,6 +57,7 @@ def plain_step(model: MetaTTANet, opt: torch.optim.Optimizer, noisy: torch.Tenso
     loss = pri + auxiliary_loss(aux, noisy_pred, noisy, mask)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    distributed.reduce_gradients(model.net.parameters(), "mean")
     opt.step()
     return {"loss": float(loss.detach()), "l_pri": float(pri.detach())}
 
@@ -61,6 +71,7 @@ def maxl_aux_step(model: MetaTTANet, opt1: torch.optim.Optimizer, noisy: torch.T
     loss = pri + auxiliary_loss(aux, noisy_pred, noisy, mask)
     opt1.zero_grad(set_to_none=True)
     loss.backward(inputs=list(model.net.parameters()))
+    distributed.reduce_gradients(model.net.parameters(), "mean")
     opt1.step()
     return {"loss": float(loss.detach()), "l_pri": float(pri.detach())}
 
@@ -68,12 +79,13 @@ def maxl_aux_step(model: MetaTTANet, opt1: torch.optim.Optimizer, noisy: torch.T
 def lookahead_mask_loss(model: MetaTTANet, noisy: torch.Tensor, clean: torch.Tensor, alpha: float,
                         aux: str = "mrl", lambda_g: float = LAMBDA_G) -> torch.Tensor:
     """Alg. 1, second loop's objective: L_Pri(f_{theta1+}(noisy)) + lambda_G L_G(M, noisy), where
-    theta1+ = theta1 - alpha grad_theta1 (L_Pri + L_Aux(M)) keeps its graph (second order in the mask's params)."""
+    theta1+ = theta1 - alpha grad_theta1 (L_Pri + L_Aux(M)) keeps its graph (second order in the mask's params).
+    Data parallel, the look-ahead gradient is the full batch's: the mean of the ranks' (differentiable)."""
     params = net_params(model, "all")
     clean_pred, noisy_pred = model.net(noisy)
     mask = model.mask(noisy)
     loss = primary_loss(clean_pred, clean) + auxiliary_loss(aux, noisy_pred, noisy, mask)
-    grads = torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True)
+    grads = _mean_over_ranks(torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True))
     ahead = {n: p if g is None else p - alpha * g for (n, p), g in zip(params.items(), grads)}
     clean_ahead = functional_call(model.net, ahead, (noisy,))[0]
     return primary_loss(clean_ahead, clean) + lambda_g * gradient_loss(mask, noisy)
@@ -85,6 +97,7 @@ def maxl_mask_step(model: MetaTTANet, opt2: torch.optim.Optimizer, noisy: torch.
     loss = lookahead_mask_loss(model, noisy, clean, alpha, aux, lambda_g)
     opt2.zero_grad(set_to_none=True)
     loss.backward(inputs=list(model.mask.parameters()))
+    distributed.reduce_gradients(model.mask.parameters(), "mean")
     opt2.step()
     return {"mask_loss": float(loss.detach())}
 
@@ -119,13 +132,35 @@ def mtl_outer_loss(model: MetaTTANet, noisy: torch.Tensor, clean: torch.Tensor, 
 def mtl_step(model: MetaTTANet, opt: torch.optim.Optimizer, noisy: torch.Tensor, clean: torch.Tensor, steps: int,
              alpha: float, inner_weight: float = 10.0, outer_weight: float = 10.0, scope: str = "heads",
              aux: str = "mrl") -> dict[str, float]:
-    """One meta-transfer update: backpropagate :func:`mtl_outer_loss` into every parameter; one ``opt`` step."""
+    """One meta-transfer update: backpropagate :func:`mtl_outer_loss` into every parameter; one ``opt`` step.
+
+    Data parallel, each rank's outer loss sums over its slice of the meta-batch and the gradients are summed over
+    the ranks; the logged ``loss`` is this rank's sum times the world size, so the mean over the ranks that the
+    training loop logs is the meta-batch's sum (``l_pri``, a per-sample mean, averages as it is)."""
     loss = mtl_outer_loss(model, noisy, clean, steps, alpha, inner_weight, outer_weight, scope, aux)
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    distributed.reduce_gradients(model.parameters(), "sum")
     opt.step()
     value = float(loss.detach())
-    return {"loss": value, "l_pri": value / (outer_weight * noisy.shape[0])}
+    return {"loss": value * distributed.current().world_size, "l_pri": value / (outer_weight * noisy.shape[0])}
+
+
+def _mean_over_ranks(grads: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
+    """The gradients (None for unused tensors) averaged over the ranks with autograd, in one all-reduce; as they
+    are in a single process."""
+    if distributed.current().world_size == 1:
+        return grads
+    present = [g for g in grads if g is not None]
+    flat = distributed.all_mean_differentiable(torch.cat([g.reshape(-1) for g in present]))
+    out, offset = [], 0
+    for g in grads:
+        if g is None:
+            out.append(None)
+            continue
+        out.append(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+    return tuple(out)
 
 
 @dataclass

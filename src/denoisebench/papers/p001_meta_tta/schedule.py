@@ -32,6 +32,8 @@ class MetaSchedule:
     together (unbiased sampling over the union) [SIDD-Small + PolyU]; pool_split: the split of a single-name pool;
     pool_limit: first N pairs of each dataset; pool_root: the data root.
     seed [12345]; checkpoint_every / log_every: steps; device: auto | cpu | cuda[:N].
+    nproc: processes of a data-parallel run under ``torchrun`` (the ``train`` stage relaunches itself; result-neutral:
+    ``s1_batch`` and ``s2_batch`` stay the effective batches and must divide by it).
     """
 
     s1_epochs: int = 150
@@ -51,11 +53,12 @@ class MetaSchedule:
     checkpoint_every: int = 50
     log_every: int = 10
     device: str = "auto"
+    nproc: int = 1
 
     def __post_init__(self) -> None:
         for name in ("s1_epochs", "s1_steps", "s2_iterations", "seed"):
             _int(name, getattr(self, name), 0)
-        for name in ("s1_batch", "s1_patch", "s2_batch", "s2_patch", "checkpoint_every", "log_every"):
+        for name in ("s1_batch", "s1_patch", "s2_batch", "s2_patch", "checkpoint_every", "log_every", "nproc"):
             _int(name, getattr(self, name), 1)
         if isinstance(self.pool, list):
             object.__setattr__(self, "pool", tuple(self.pool))
@@ -111,7 +114,7 @@ class MetaSchedule:
 
 
 #: Fields that do not change the trained weights (left out of the resume hash).
-RESULT_NEUTRAL = frozenset({"checkpoint_every", "log_every", "device", "pool_root"})
+RESULT_NEUTRAL = frozenset({"checkpoint_every", "log_every", "device", "pool_root", "nproc"})
 
 
 def _int(name: str, value: Any, minimum: int) -> None:

@@ -7,6 +7,15 @@ distribution is the same). Stage 2 draws crops of real noisy/clean pairs (the po
 from ``default_rng([seed, s, 0])`` (crops) and ``default_rng([seed, s, 1])`` (noise), so a resumed run sees the
 batches an uninterrupted one would.
 
+Data parallel under ``torchrun`` (``nproc`` > 1; :mod:`denoisebench.training.distributed`): every rank draws step
+``s``'s full batch as above and trains on its contiguous slice (``s1_batch`` / ``s2_batch`` are the effective
+batches); :mod:`.meta` combines the ranks' gradients after each backward (DDP cannot wrap these steps: it does not
+support ``torch.autograd.grad``), so N processes follow one process with the whole batch. Stage 2's meta-batch is
+split by samples (tasks): each sample's inner adaptation is its own, so a rank adapts its samples alone. Logged
+values are averaged over the ranks; rank 0 alone writes checkpoints, ``model.pt`` and the MLflow run and runs the
+callbacks. The per-image meta-test (stage 3) adapts one image's heads in a chain of dependent steps: nothing to
+split, it stays one process per image.
+
 Checkpoints reuse the generic trainer's mechanism: ``state.pt`` (model, optimisers, step, curve) goes to the resume
 store (``.denoisebench/checkpoints/<entry>/<config hash>/``) while a stage runs inside
 :func:`denoisebench.training.trainer.resume_store`, else to ``out_dir``; ``model.pt`` (the format
@@ -31,6 +40,7 @@ from denoisebench.errors import ConfigError
 from denoisebench.papers.p001_meta_tta import meta
 from denoisebench.papers.p001_meta_tta.network import MetaTTANet
 from denoisebench.papers.p001_meta_tta.schedule import RESULT_NEUTRAL, MetaSchedule
+from denoisebench.training import distributed
 from denoisebench.training import trainer as core
 
 log = logging.getLogger(__name__)
@@ -107,9 +117,19 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
                    tracking: dict[str, Any] | None = None, callbacks: Sequence[Callable[[int, dict], None]] = (),
                    init_state: dict[str, torch.Tensor] | None = None) -> core.TrainResult:
     """Run the entry's stages (``params``: the method config) and write ``model.pt``; return a TrainResult."""
+    with distributed.process_group(_device(schedule.device).type) as rank:
+        return _train_meta_tta(model, params, clean_images, schedule, out_dir, meta_info=meta_info,
+                               tracking=tracking, callbacks=callbacks, init_state=init_state, rank=rank)
+
+
+def _train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequence[np.ndarray],
+                    schedule: MetaSchedule, out_dir: Path, *, meta_info: dict[str, Any],
+                    tracking: dict[str, Any] | None, callbacks: Sequence[Callable[[int, dict], None]],
+                    init_state: dict[str, torch.Tensor] | None, rank: distributed.Rank) -> core.TrainResult:
     from denoisebench.noise import build_noise
 
-    device = _device(schedule.device)
+    device = distributed.device_for(_device(schedule.device), rank)
+    s1_part, s2_part = _shards(schedule, rank, stage1=params["stage1"] != "none", stage2=params["stage2"])
     noise = build_noise(params["stage1_noise"])
     stage1, stage2 = params["stage1"], params["stage2"]
     s1_sampler = PairSampler(clean_images, None, schedule.s1_patch, "stage 1") if stage1 != "none" else None
@@ -128,10 +148,10 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
         noise_rng = np.random.default_rng([schedule.seed, step, 1])
         if step <= first_s2:
             phase, _ = schedule.locate(step)
-            noisy, clean = (torch.from_numpy(a).to(device) for a in
+            noisy, clean = (torch.from_numpy(a[s1_part]).to(device) for a in
                             s1_sampler.sample(schedule.s1_batch, rng, noise, noise_rng))
             return _stage1_step(model, opts, phase, stage1, params, noisy, clean, schedule.s1_lr), schedule.s1_batch
-        noisy, clean = (torch.from_numpy(a).to(device) for a in s2_sampler.sample(schedule.s2_batch, rng))
+        noisy, clean = (torch.from_numpy(a[s2_part]).to(device) for a in s2_sampler.sample(schedule.s2_batch, rng))
         logs = meta.mtl_step(model, opts["s2"], noisy, clean, params["inner_steps"], params["inner_lr"],
                              params["inner_weight"], params["outer_weight"], params["inner_scope"],
                              params["stage2_aux"])
@@ -141,42 +161,76 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
                 data=[*clean_images, *pool_noisy, *pool_clean], init_state=init_state, tracking=tracking,
                 callbacks=callbacks, params=params, counts={"n_train_images": len(clean_images),
                                                             "n_pool_pairs": len(pool_clean)},
-                summary={"stage1_steps": first_s2, "stage2_steps": total - first_s2})
+                summary={"stage1_steps": first_s2, "stage2_steps": total - first_s2}, rank=rank,
+                per_rank_batch={"s1": _size(s1_part), "s2": _size(s2_part)})
+
+
+def _shards(schedule: MetaSchedule, rank: distributed.Rank, stage1: bool = True,
+            stage2: bool = True) -> tuple[slice, slice]:
+    """This rank's slices of the stage-1 and stage-2 batches (a batch of a stage that runs must divide by the
+    number of processes)."""
+    for name, runs in (("s1_batch", stage1), ("s2_batch", stage2)):
+        size = getattr(schedule, name)
+        if runs and size % rank.world_size:
+            raise ConfigError(f"train config: {name}={size} (the effective batch) must be divisible by the "
+                              f"{rank.world_size} processes; change {name} or nproc")
+    return (distributed.shard(schedule.s1_batch, rank) if stage1 else slice(None),
+            distributed.shard(schedule.s2_batch, rank) if stage2 else slice(None))
+
+
+def _size(part: slice) -> int | None:
+    return None if part.stop is None else part.stop - part.start
 
 
 def train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.ndarray], schedule: MetaSchedule,
                            out_dir: Path, *, meta_info: dict[str, Any], tracking: dict[str, Any] | None = None,
                            callbacks: Sequence[Callable[[int, dict], None]] = ()) -> core.TrainResult:
     """Plain L1 training of ``model`` (noisy -> clean) on the schedule's stage-2 pool, ``s2_iterations`` Adam steps
-    at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet)."""
+    at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet); data
+    parallel under ``torchrun`` as :func:`train_meta_tta` (the L1 loss is a mean: the ranks' gradients are
+    averaged)."""
+    with distributed.process_group(_device(schedule.device).type) as rank:
+        return _train_supervised_pairs(model, clean_images, schedule, out_dir, meta_info=meta_info,
+                                       tracking=tracking, callbacks=callbacks, rank=rank)
+
+
+def _train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.ndarray], schedule: MetaSchedule,
+                            out_dir: Path, *, meta_info: dict[str, Any], tracking: dict[str, Any] | None,
+                            callbacks: Sequence[Callable[[int, dict], None]],
+                            rank: distributed.Rank) -> core.TrainResult:
     from denoisebench.noise import build_noise
 
-    device = _device(schedule.device)
+    device = distributed.device_for(_device(schedule.device), rank)
+    _, part = _shards(schedule, rank, stage1=False)
     pool_noisy, pool_clean = load_pool(schedule, clean_images, build_noise({"name": "composite"}))
     sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"pool {schedule.pool_sets()}")
     model.to(device)
     opts = {"adam": torch.optim.Adam(model.parameters(), lr=schedule.s2_lr)}
 
     def step_fn(step: int) -> tuple[dict[str, float], int]:
-        noisy, clean = (torch.from_numpy(a).to(device) for a in
+        noisy, clean = (torch.from_numpy(a[part]).to(device) for a in
                         sampler.sample(schedule.s2_batch, np.random.default_rng([schedule.seed, step, 0])))
         loss = (model(noisy) - clean).abs().mean()
         opts["adam"].zero_grad(set_to_none=True)
         loss.backward()
+        distributed.reduce_gradients(model.parameters(), "mean")
         opts["adam"].step()
         return {"loss": float(loss.detach())}, schedule.s2_batch
 
     return _run(model, opts, step_fn, schedule.s2_iterations, schedule, Path(out_dir), device, meta_info=meta_info,
                 data=[*pool_noisy, *pool_clean], init_state=None, tracking=tracking, callbacks=callbacks,
-                params=meta_info.get("method_config", {}), counts={"n_pool_pairs": len(pool_clean)}, summary={})
+                params=meta_info.get("method_config", {}), counts={"n_pool_pairs": len(pool_clean)}, summary={},
+                rank=rank, per_rank_batch={"s2": _size(part)})
 
 
 def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn: StepFn, total: int,
          schedule: MetaSchedule, out: Path, device: torch.device, *, meta_info: dict[str, Any],
          data: Sequence[np.ndarray], init_state: dict[str, torch.Tensor] | None, tracking: dict[str, Any] | None,
          callbacks: Sequence[Callable[[int, dict], None]], params: dict[str, Any], counts: dict[str, int],
-         summary: dict[str, Any]) -> core.TrainResult:
-    """The resumable loop shared by both front-ends: resume, steps, logs, checkpoints, ``model.pt``."""
+         summary: dict[str, Any], rank: distributed.Rank = distributed.Rank(),
+         per_rank_batch: dict[str, int | None] | None = None) -> core.TrainResult:
+    """The resumable loop shared by both front-ends: resume, steps, logs, checkpoints, ``model.pt`` (files, MLflow
+    and callbacks on rank 0 only; logs averaged over the ranks)."""
     from denoisebench.tracking import tracked_run
 
     out.mkdir(parents=True, exist_ok=True)
@@ -202,12 +256,16 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
                 "config_hash": digest, "run_id": run.run_id, "lineage": lineage}
 
     track = dict(tracking or {"enabled": False})
+    if not rank.main:
+        track["enabled"] = False
     track.pop("params", None)
     track.pop("dataset_source", None)
     track.setdefault("stage", "train")
     track.setdefault("method", meta_info.get("method", "meta_tta"))
     track.setdefault("dataset", None)
-    run_params = {"schedule": schedule.to_dict(), "method_config": params, "config_hash": digest, **counts}
+    scale = {"world_size": rank.world_size, "per_rank_batch": per_rank_batch or {}}
+    run_params = {"schedule": schedule.to_dict(), "method_config": params, "config_hash": digest, **counts,
+                  "distributed": scale}
     sums: dict[str, float] = {}
     window, final_loss, patches = 0, None, 0
     t0 = time.perf_counter()
@@ -223,10 +281,12 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
             window += 1
             step_logs: dict[str, float] = {}
             if step % schedule.log_every == 0 or step == total:
-                step_logs = {k: v / window for k, v in sums.items()}
+                step_logs = _mean_logs({k: v / window for k, v in sums.items()}, rank, device)
                 final_loss = step_logs.get("loss", final_loss)
                 run.log_metrics(step_logs, step=step)
                 sums, window = {}, 0
+            if not rank.main:  # callbacks and files are rank 0's
+                continue
             for callback in callbacks:
                 callback(step, step_logs)
             if step % schedule.checkpoint_every == 0 and step != total:
@@ -234,20 +294,31 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
         elapsed = time.perf_counter() - t0
         done = total - start
         throughput = patches / elapsed if done and elapsed > 0 else 0.0
-        core._save(snapshot(total, run), out / core.STATE_FILE)
-        summary = {"steps": total, **summary, "resumed_from": start or None, "patches_per_second": throughput,
-                   "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
-                   "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__)}
-        model_meta = json.loads(json.dumps(meta_info, default=str))
-        core._save({"format": core.MODEL_FORMAT, "model": core._cpu_state_dict(model), **model_meta,
-                    "train_config": schedule.to_dict(), "summary": summary}, out / core.MODEL_FILE)
-    if work_dir is not None:
+        if rank.main:
+            core._save(snapshot(total, run), out / core.STATE_FILE)
+            summary = {"steps": total, **summary, "resumed_from": start or None, "patches_per_second": throughput,
+                       "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
+                       "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__), **scale}
+            model_meta = json.loads(json.dumps(meta_info, default=str))
+            core._save({"format": core.MODEL_FORMAT, "model": core._cpu_state_dict(model), **model_meta,
+                        "train_config": schedule.to_dict(), "summary": summary}, out / core.MODEL_FILE)
+    if work_dir is not None and rank.main:
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             work_dir.parent.rmdir()
     model.eval()
     return core.TrainResult(out / core.MODEL_FILE, total, start or None, throughput, final_loss, run.run_id, digest,
-                            lineage)
+                            lineage, rank.world_size)
+
+
+def _mean_logs(logs: dict[str, float], rank: distributed.Rank, device: torch.device) -> dict[str, float]:
+    """Per-key mean over the ranks (one all-reduce on the training device; keys in name order, the same on every
+    rank since a step's phase depends on the step only)."""
+    if not rank.distributed or not logs:
+        return logs
+    keys = sorted(logs)
+    values = distributed.all_mean(torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=device))
+    return dict(zip(keys, values.tolist()))
 
 
 def _stage1_step(model: MetaTTANet, opts: dict[str, torch.optim.Optimizer], phase: str, stage1: str,

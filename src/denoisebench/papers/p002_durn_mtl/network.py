@@ -213,6 +213,10 @@ class DuRNMultiTask(nn.Module):
         specs = [EXTRA_BLOCKS[min(i, len(EXTRA_BLOCKS) - 1)] for i in range(self.layout.extra_blocks)]
         self.extra = nn.ModuleList(DuRBM(k1, k2, d, **block) for k1, k2, d in specs)
         self.decoders = nn.ModuleDict({task: Decoder(channels) for task in self.layout.tasks})
+        n_params = len(list(self.parameters()))
+        #: DDP must look for parameters without a gradient when a step's task path leaves some out (the other
+        #: decoders, the extra blocks above its decoder): every multi-task layout.
+        self.ddp_find_unused_parameters = any(len(self.task_parameters(t)) < n_params for t in self.tasks)
 
     @property
     def tasks(self) -> tuple[str, ...]:

@@ -105,15 +105,25 @@ class TaskCycle:
 
 def cycle_loss(schedule: TaskCycle, l1_weight: float, ssim_weight: float) -> Any:
     """The trainer's loss hook: degrade the step's clean patches for its task, restore them with that task's
-    path, DuRN loss against the clean patches."""
+    path, DuRN loss against the clean patches.
+
+    Data parallel (DDP under ``torchrun``, :mod:`denoisebench.training.distributed`): the task is a function of the
+    step, so every rank trains the same task's path at the same step; the degradation's random stream runs
+    sequentially over the patches, so each rank gathers the full clean batch, degrades all of it exactly as one
+    process does and keeps its own slice (N-fold degradation work on the CPU, as the trainer's numpy noise path);
+    the L1 and SSIM terms are per-patch means, so DDP's mean of the ranks' gradients is the full batch's. N
+    processes with ``batch_size / N`` patches thus follow the one-process run with ``batch_size``."""
     import torch
 
     from denoisebench.papers.p002_durn_mtl.losses import durn_loss
+    from denoisebench.training import distributed
 
     def loss_fn(model: Any, noisy: Any, clean: Any, step: int) -> tuple[Any, dict[str, Any]]:
         task = schedule.task(step)
-        degraded = schedule.degrade(clean.detach().float().cpu().numpy(), task, step)
-        x = torch.from_numpy(degraded).to(clean.device, dtype=clean.dtype)
+        full = distributed.gather_batch(clean)
+        degraded = schedule.degrade(full.detach().float().cpu().numpy(), task, step)
+        own = distributed.shard(len(degraded), distributed.current())
+        x = torch.from_numpy(degraded[own]).to(clean.device, dtype=clean.dtype)
         return durn_loss(model(x, task), clean, l1_weight, ssim_weight)
 
     return loss_fn
