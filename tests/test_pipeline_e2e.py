@@ -4,8 +4,8 @@ It runs `dvc exp run -S profile=demo` (offline: the demo images are bundled with
 tables, metrics, per-paper outputs, MLflow runs and that a rerun is a no-op.
 
 To keep CI within its budget the copy keeps only the entries the demo profile runs (params ``run_entries.demo``:
-one per method kind and group, and those the paper stages read) and one it does not run: every stage type still
-runs, the per-entry stages of the dropped entries are the same code with other configs.
+one per method kind and group, and those the paper stages read) and one it does not run: every stage still runs;
+the dropped entries would go through the same train/predict/score code with other configs.
 
 The pipeline runs once per module: its time budget is :data:`SECONDS_PER_STAGE` per stage of the copy plus
 :data:`SECONDS_BASE` (env ``DENOISEBENCH_E2E_SECONDS_PER_STAGE`` overrides the allowance on a slow machine); a
@@ -250,6 +250,25 @@ def test_demo_run_travels_through_a_dvc_remote(demo_repo: tuple[Path, dict[str, 
     work, env = demo_repo
     digests = roundtrip(work, env, ["tables"], tmp_path)
     assert "reports/results.md" in digests and any(name.startswith("models/dncnn_gray_s25") for name in digests)
+
+
+def test_exp_run_on_one_entry_retrains_repredicts_and_rescores_that_entry_only(
+        demo_repo: tuple[Path, dict[str, str]]) -> None:
+    """`dvc exp run -S train.<entry>.demo.<key>=...`: the train, predict and score stages rerun (one stage each for
+    every entry) and redo that entry only. Runs last: it changes the copy's workspace."""
+    work, env = demo_repo
+    entry = "dncnn_gray_s25"
+    budget = pipeline_budget(3)
+    proc = subprocess.run(["dvc", "exp", "run", "-S", f"train.{entry}.demo.lr=0.002", "score"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=budget)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert proc.returncode == 0, "\n".join(lines[-60:])
+    trained = [line.split()[-1] for line in lines if re.search(r"INFO train \S+$", line)]
+    assert trained == [entry], "\n".join(lines[-60:])
+    assert any(re.search(r"predicted 1 entries, \d+ unchanged", line) for line in lines), "\n".join(lines[-60:])
+    assert any(re.search(r"scored 1 entries, \d+ unchanged", line) for line in lines), "\n".join(lines[-60:])
+    summary = json.loads((work / "models" / entry / "summary.json").read_text())
+    assert summary["schedule"]["lr"] == 0.002
 
 
 def test_pipeline_timeout_and_failure_name_the_running_stage() -> None:
