@@ -15,7 +15,7 @@ from pathlib import Path
 
 #: Output path prefix -> group shown in the table (first match wins).
 GROUPS = (("data/raw", "data/raw (datasets, released weights)"), ("data/noisy", "data/noisy (noisy test sets)"),
-          ("models/", "models (weights, state, history)"), ("results/predictions", "results/predictions"),
+          ("models", "models (weights, state, history)"), ("results/predictions", "results/predictions"),
           ("results/", "results (metrics, scores, curves, summary)"), ("reports/", "reports (tables, pages, figures)"))
 
 
