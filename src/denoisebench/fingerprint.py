@@ -1,5 +1,6 @@
 """Fingerprints of what a stage's per-entry results are a function of, so a stage over every entry redoes only the
-entries whose inputs changed (the `predict` and `score` stages; DVC reruns the stage, these decide per entry)."""
+entries whose inputs changed (the `train`, `predict` and `score` stages: DVC reruns the stage, these decide per
+entry)."""
 
 from __future__ import annotations
 
