@@ -248,8 +248,8 @@ def method_entry(params: dict[str, Any], entry: str) -> MethodEntry:
 
 def not_run_reason(params: dict[str, Any], entry: str) -> str | None:
     """Why the active profile does not run ``entry`` (params ``run_entries.<profile>``: entry-name patterns, null =
-    every entry), or None when it does. Such an entry's train and predict stages finish at once with empty outputs:
-    the demo profile is a smoke test of every stage type and paper, not of every entry."""
+    every entry), or None when it does. The train and predict stages record such an entry at once with empty
+    outputs: the demo profile is a smoke test of every stage type and paper, not of every entry."""
     import fnmatch
 
     profile = active_profile(params)

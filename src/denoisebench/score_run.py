@@ -8,8 +8,8 @@ whose fingerprint is unchanged keeps its results. ``dvc repro`` therefore reruns
 changed, and the stage rescores only the entries whose predictions (or anything else above) changed.
 
 The entry's MLflow run (tag ``stage=score``) carries what the predict stage measured too (seconds per image,
-zero-shot iterations, one noisy/restored sample per cell, the cells as dataset inputs): predict stages do not
-open runs, so they never import MLflow.
+zero-shot iterations, one noisy/restored sample per cell, the cells as dataset inputs): the predict stage opens
+no runs, so it never imports MLflow.
 """
 
 from __future__ import annotations
