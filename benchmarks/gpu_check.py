@@ -52,6 +52,8 @@ os.environ.setdefault("DENOISEBENCH_TRACKING", "0")
 DATA_KEYS = ("dataset", "split", "limit_images")
 #: Iteration-count keys of the zero-shot methods' configs (scaled down for the timing, projected back).
 ZS_ITER_KEYS = ("iterations",)
+#: The denoise context of a speed check unless the method names another noise (LearnedMethod.probe_noise).
+AWGN_PROBE: dict[str, Any] = {"name": "awgn", "sigma": 25}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -200,13 +202,15 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_denoise(method: Any, image: np.ndarray, device: str, sigma: float = 25.0, reps: int = 3) -> float:
-    """Seconds per ``denoise`` call (median of ``reps`` after one warm-up call)."""
+def time_denoise(method: Any, image: np.ndarray, device: str, sigma: float = 25.0, reps: int = 3,
+                 noise: dict[str, Any] | None = AWGN_PROBE) -> float:
+    """Seconds per ``denoise`` call (median of ``reps`` after one warm-up call) on ``image`` with AWGN of ``sigma``
+    added; the context names ``noise`` (what the model restores: its decoder or adaptation may depend on it)."""
     from denoisebench.methods.base import DenoiseContext
 
     rng = np.random.default_rng(0)
     noisy = (image + rng.normal(0, sigma / 255.0, image.shape)).astype(np.float32)
-    context = DenoiseContext(sigma=sigma, noise={"name": "awgn", "sigma": sigma}, seed=0, device=device)
+    context = DenoiseContext(sigma=sigma, noise=noise, seed=0, device=device)
     method.denoise(noisy, context)
     times = []
     for _ in range(reps):
@@ -246,8 +250,7 @@ def check_learned(params: dict[str, Any], paper: dict[str, Any], entry: str, arg
         overrides["crf_dir"] = args.crf_dir
     method, spec = _entry_method(params, entry, overrides)
     channels = int(method.params.get("channels", 3))
-    settings.update(iterations=args.steps, checkpoint_every=args.steps + 1, log_every=max(1, args.steps // 10),
-                    val_every=0, progress=False, device=args.device, num_workers=settings.get("num_workers", 0))
+    settings = {**type(method).short_schedule(settings, args.steps), "device": args.device}
     images = training_images(channels, int(settings.get("patch_size", 64)))
     clock = StepClock(args.warmup, args.steps, cuda)
     if cuda:
@@ -261,20 +264,22 @@ def check_learned(params: dict[str, Any], paper: dict[str, Any], entry: str, arg
     devices = sorted({p.device.type for p in method._model.parameters()})
     sps = clock.steps_per_s()
     batch = int(settings.get("batch_size", 0))
-    paper_iters = int(paper["train"][entry]["paper"]["iterations"]) if entry in paper.get("train", {}) else None
+    paper_schedule = {k: v for k, v in paper.get("train", {}).get(entry, {}).get("paper", {}).items()
+                      if k not in DATA_KEYS}
+    paper_iters = type(method).schedule_steps(paper_schedule) if paper_schedule else None
     first, last = clock.losses[0][1], clock.losses[-1][1]
     want = "cuda" if cuda else "cpu"
     checks = {"on_device": devices == [want] and summary["device"].startswith(want)}
     if not args.reduced:  # a few demo steps are too noisy to judge
         checks["loss_fell"] = last < first
     infer = training_images(channels, args.size)[0][: args.size, : args.size]
-    per_image = time_denoise(method, infer, args.device)
+    per_image = time_denoise(method, infer, args.device, noise=method.probe_noise())
     return {
         "entry": entry, "method": spec.method, "kind": getattr(method, "kind", ""), "status": "ok"
         if all(checks.values()) else "FAILED", "checks": checks,
         "steps": args.steps, "batch_size": batch, "patch_size": settings.get("patch_size"),
         "amp": bool(settings.get("amp", False)), "channels_last": bool(settings.get("channels_last", True)),
-        "steps_per_s": sps, "patches_per_s": sps * batch, "wall_s": wall,
+        "steps_per_s": sps, "patches_per_s": sps * batch if batch else None, "wall_s": wall,
         "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "loss_first": first, "loss_last": last,
         "paper_iterations": paper_iters,

@@ -43,6 +43,25 @@ class LearnedMethod(Method):
             raise ConfigError(f"{cls.name}: invalid architecture: {exc}") from exc
         return params
 
+    @classmethod
+    def short_schedule(cls, settings: dict[str, Any], steps: int) -> dict[str, Any]:
+        """``settings`` (a ``train.<entry>.<profile>`` schedule without its data keys) cut to ``steps`` optimiser
+        steps for a speed check (``benchmarks/gpu_check.py``): no checkpoint inside the run, about ten logged
+        losses, no validation, no progress bar. Methods with a schedule of their own override it."""
+        return {**settings, "iterations": steps, "checkpoint_every": steps + 1, "log_every": max(1, steps // 10),
+                "val_every": 0, "progress": False, "num_workers": settings.get("num_workers", 0)}
+
+    @classmethod
+    def schedule_steps(cls, settings: dict[str, Any]) -> int | None:
+        """Optimiser steps of a full schedule (what a speed check projects a paper run's time from)."""
+        value = settings.get("iterations")
+        return None if value is None else int(value)
+
+    def probe_noise(self) -> dict[str, Any] | None:
+        """The noise params of an image this model restores (a speed check's denoise context): AWGN sigma 25;
+        a model trained for other degradations names one of them (None: real noise)."""
+        return {"name": "awgn", "sigma": 25}
+
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
         """The network for validated ``params``."""

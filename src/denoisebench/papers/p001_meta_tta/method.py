@@ -106,6 +106,23 @@ class MetaTTAMethod(LearnedMethod):
                               f"{ckpt['method_config']['architecture']!r}, this entry {self.params['architecture']!r}")
         return ckpt["model"]
 
+    @classmethod
+    def short_schedule(cls, settings: dict[str, Any], steps: int) -> dict[str, Any]:
+        """``steps`` steps of both stages (one stage-1 epoch of two passes, then the meta-batches) on the synthetic
+        pool (a speed check has no paired real-noise data)."""
+        from denoisebench.papers.p001_meta_tta.schedule import SYNTHETIC_POOL
+
+        passes = max(1, steps // 4)
+        return {**settings, "s1_epochs": 1, "s1_steps": passes, "s2_iterations": max(1, steps - 2 * passes),
+                "pool": SYNTHETIC_POOL, "checkpoint_every": steps + 1, "log_every": max(1, steps // 10)}
+
+    @classmethod
+    def schedule_steps(cls, settings: dict[str, Any]) -> int | None:
+        """Both stages' steps (stage 1: two passes per epoch; stage 2: meta-batches)."""
+        from denoisebench.papers.p001_meta_tta.schedule import MetaSchedule
+
+        return MetaSchedule.from_dict(settings).total_steps
+
     def train(self, train_images: list[np.ndarray], out_dir: Path, *, train_config: Any = None,
               tracking: dict[str, Any] | None = None, callbacks: Sequence[Any] = (), **kwargs: Any) -> Path:
         """Stage 1 on ``train_images`` (clean; composite noise on the fly), then stage 2 on the schedule's pool."""

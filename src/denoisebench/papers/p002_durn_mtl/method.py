@@ -111,6 +111,13 @@ class DuRNMultiTaskMethod(LearnedMethod):
         return self.fit(train_images, schedule, cfg, out_dir, loss_fn=loss_fn, callbacks=callbacks,
                         tracking=tracking)
 
+    def probe_noise(self) -> dict[str, Any] | None:
+        """A degradation of the first trained task (its decoder restores it)."""
+        from denoisebench.papers.p002_durn_mtl.training import NOISE_TASK
+
+        name = next(noise for noise, task in NOISE_TASK.items() if task == self.params["tasks"][0])
+        return None if name == "real" else {"name": name}
+
     def task_for(self, context: DenoiseContext) -> str:
         """The decoder of a cell: from the noise model's name (None: real noise)."""
         from denoisebench.papers.p002_durn_mtl.training import NOISE_TASK
