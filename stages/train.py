@@ -132,7 +132,7 @@ def train_one(args: argparse.Namespace) -> None:
         "entry": entry.entry, "profile": active_profile(params), "dataset": dataset, "split": split,
         "n_images": len(images), "steps": result.steps, "resumed_from": result.resumed_from,
         "runs": result.lineage, "world_size": result.world_size,
-        "per_rank_batch": settings.get("batch_size", 0) // result.world_size or None,
+        "per_rank_batch": per_rank_batches(settings, result.world_size),
         "patches_per_second": round(result.patches_per_second, 2),
         "final_loss": None if result.final_loss is None else round(result.final_loss, 6),
         "schedule": settings,
@@ -140,6 +140,14 @@ def train_one(args: argparse.Namespace) -> None:
     write_json_atomic(out_dir / "summary.json", keep_measured_figures(out_dir / "summary.json", summary))
     LOG.info("%s: %d steps on %d process(es), %.1f patches/s, final loss %s", entry.entry, result.steps,
              result.world_size, result.patches_per_second, result.final_loss)
+
+
+def per_rank_batches(settings: dict, world_size: int) -> int | dict[str, int] | None:
+    """Patches per rank and step: ``batch_size / world_size``, or per batch key for a schedule with several
+    (paper 001: ``s1_batch``, ``s2_batch``); None when the schedule names no batch."""
+    batches = {key: value // world_size for key, value in settings.items()
+               if (key == "batch_size" or key.endswith("_batch")) and isinstance(value, int) and value > 0}
+    return batches["batch_size"] if list(batches) == ["batch_size"] else (batches or None)
 
 
 def write_not_trained(out_dir: Path, curve: Path, reason: str) -> None:
