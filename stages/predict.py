@@ -10,11 +10,9 @@ import argparse
 from functools import lru_cache
 from pathlib import Path
 
-from denoisebench.config import evaluation_plan, load_params, method_entries, section
+from denoisebench.config import evaluation_plan, load_params, method_entries, parse_entries, section
 from denoisebench.fingerprint import manifest_digests
-from denoisebench.predict_run import (
-    PredictPaths, entries_to_predict, is_current, predict_and_publish, predict_fingerprint, remove_stale,
-)
+from denoisebench.predict_run import PredictPaths, is_current, predict_and_publish, predict_fingerprint, remove_stale
 from denoisebench.stage_support import LOG, resolve_device, setup_logging
 
 
@@ -30,7 +28,7 @@ def main() -> None:
     setup_logging()
     params = load_params(args.params)
     paths = PredictPaths(Path(args.noisy), Path(args.models), Path(args.out))
-    entries = entries_to_predict(params, args.entry)
+    entries = parse_entries(params, args.entry)
     if not args.entry:
         for name in remove_stale(set(method_entries(params)), paths.out):
             LOG.info("removed the predictions of %s (no longer an entry of params.yaml)", name)

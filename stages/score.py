@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from denoisebench.config import active_profile, evaluation_plan, load_params, method_entries
+from denoisebench.config import active_profile, evaluation_plan, load_params, method_entries, parse_entries
 from denoisebench.fingerprint import manifest_digests
 from denoisebench.score_run import (
-    ScorePaths, entries_to_score, is_current, log_evaluation_run, remove_stale, score_entry, score_fingerprint,
+    ScorePaths, is_current, log_evaluation_run, remove_stale, score_entry, score_fingerprint,
 )
 from denoisebench.stage_support import LOG, setup_logging
 from denoisebench.tracking import flush_pending, git_revision
@@ -32,7 +32,7 @@ def main() -> None:
     params = load_params(args.params)
     paths = ScorePaths(Path(args.noisy), Path(args.predictions), Path(args.models), Path(args.metrics),
                        Path(args.scores))
-    entries = entries_to_score(params, args.entry)
+    entries = parse_entries(params, args.entry)
     if not args.entry:
         for name in remove_stale(set(method_entries(params)), paths):
             LOG.info("removed the results of %s (no longer an entry of params.yaml)", name)

@@ -47,9 +47,9 @@ def main() -> int:
 def train_all(args: argparse.Namespace) -> int:
     """Every trained entry: skip the unchanged, record the not-run, train the others one process each; the exit
     status of the first entry that fails (the entries finished before it keep their fingerprints)."""
-    from denoisebench.fingerprint import digest_state
+    from denoisebench.fingerprint import digest_state, file_listing
     from denoisebench.train_run import (
-        TrainPaths, data_listing, is_current, record_fingerprint, remove_stale, train_fingerprint, trained_entries,
+        TrainPaths, is_current, record_fingerprint, remove_stale, train_fingerprint, trained_entries,
     )
 
     params = load_params(args.params)
@@ -57,7 +57,7 @@ def train_all(args: argparse.Namespace) -> int:
     entries = trained_entries(params)
     for name in remove_stale(set(entries), paths):
         LOG.info("removed the model and curve of %s (no longer a trained entry of params.yaml)", name)
-    data_digest = digest_state({"raw": data_listing(paths.data)})
+    data_digest = digest_state({"raw": file_listing(paths.data, mtimes=False)})
     kept = 0
     for name in entries:
         fingerprint = train_fingerprint(params, name, data_digest, paths)

@@ -193,6 +193,7 @@ class MethodEntry:
     method: str
     config: dict[str, Any]
     evaluate_on: tuple[str, ...] | None = None
+    code: str | None = None  # its source relative to src/denoisebench (a paper package or a core method module)
 
 
 #: ``classical``: no training stage; ``learned``: trained by the ``train`` stage; ``cascade``: learned entries whose
@@ -243,7 +244,14 @@ def method_entry(params: dict[str, Any], entry: str) -> MethodEntry:
                                     or not all(isinstance(p, str) for p in evaluate_on)):
         raise ConfigError(f"params.yaml: {where}.evaluate_on must be a list of noise-label patterns "
                           f"(e.g. ['awgn_*', 'real']), got {evaluate_on!r}")
-    return MethodEntry(entry, str(raw["method"]), config, None if evaluate_on is None else tuple(evaluate_on))
+    return MethodEntry(entry, str(raw["method"]), config, None if evaluate_on is None else tuple(evaluate_on),
+                       raw.get("code"))
+
+
+def parse_entries(params: dict[str, Any], only: list[str] | None = None) -> list[MethodEntry]:
+    """The method entries of params.yaml in params order (all, or the names in ``only``), each parsed by
+    :func:`method_entry` (a bad config raises a ConfigError naming its section)."""
+    return [method_entry(params, name) for name in (only or list(method_entries(params)))]
 
 
 def not_run_reason(params: dict[str, Any], entry: str) -> str | None:

@@ -17,12 +17,14 @@ from denoisebench.config import Cell
 PACKAGE = Path(__file__).resolve().parent
 
 
-def file_listing(root: Path) -> list[tuple[str, int, int]]:
-    """``(relative path, size, mtime_ns)`` of every file under ``root``, sorted (cheap: no file is read)."""
+def file_listing(root: Path, mtimes: bool = True) -> list[tuple[str, int, int] | tuple[str, int]]:
+    """``(relative path, size, mtime_ns)`` of every file under ``root``, sorted (cheap: no file is read); without
+    ``mtimes`` only names and sizes (a checkout or a fresh download of the same files gives the same listing)."""
     if not root.is_dir():
         return []
-    return sorted((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in root.rglob("*") if p.is_file())
+    files = (p for p in root.rglob("*") if p.is_file())
+    return sorted((p.relative_to(root).as_posix(), p.stat().st_size, *((p.stat().st_mtime_ns,) if mtimes else ()))
+                  for p in files)
 
 
 def file_digest(path: Path) -> str | None:
@@ -71,6 +73,13 @@ def manifest_digests(cells: list[Cell], noisy: Path) -> dict[str, str | None]:
 def digest_state(state: dict[str, Any]) -> str:
     """sha256 of a JSON-able description of an entry's inputs."""
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_fingerprint(path: Path, entry: str, fingerprint: str) -> None:
+    """Record that ``entry``'s results at ``path``'s folder were made for ``fingerprint`` (atomic write)."""
+    from denoisebench.fsutil import write_json_atomic
+
+    write_json_atomic(path, {"entry": entry, "fingerprint": fingerprint})
 
 
 def recorded_fingerprint(path: Path) -> str | None:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from denoisebench.config import (
-    Cell, MethodEntry, active_profile, method_entries, method_entry, not_run_reason, section,
+from denoisebench.config import Cell, MethodEntry, active_profile, not_run_reason, section
+from denoisebench.fingerprint import (
+    digest_state, file_digest, recorded_fingerprint, sources_digest, write_fingerprint,
 )
-from denoisebench.fingerprint import digest_state, file_digest, recorded_fingerprint, sources_digest
-from denoisebench.fsutil import atomic_dir, write_json_atomic
+from denoisebench.fsutil import atomic_dir
 
 #: Sources (relative to ``src/denoisebench``) every entry's predictions depend on; the entry's ``code`` is added.
 PREDICTION_SOURCES = ("prediction.py", "predict_run.py", "imageio.py", "methods", "models")
@@ -43,24 +43,11 @@ class PredictPaths:
     out: Path
 
 
-def entries_to_predict(params: dict[str, Any], only: list[str] | None) -> list[MethodEntry]:
-    """The entries of params.yaml in params order (all, or the names in ``only``), each parsed (bad config ->
-    ConfigError)."""
-    return [method_entry(params, name) for name in (only or list(method_entries(params)))]
-
-
-def entry_code(params: dict[str, Any], entry: str) -> str | None:
-    """The entry's ``code`` key: its source relative to ``src/denoisebench`` (None when not given)."""
-    raw = section(params, "methods", method_entries(params)[entry], entry)
-    return raw.get("code") if isinstance(raw, dict) else None
-
-
 def predict_fingerprint(params: dict[str, Any], entry: MethodEntry, manifests: dict[str, str | None],
                         paths: PredictPaths) -> str:
     """sha256 of everything the entry's predictions are a function of (see the module docstring); ``manifests``
     from :func:`denoisebench.fingerprint.manifest_digests`."""
     profile = active_profile(params)
-    code = entry_code(params, entry.entry)
     return digest_state({
         "entry": [entry.method, entry.config, entry.evaluate_on],
         "not_run": not_run_reason(params, entry.entry),
@@ -69,7 +56,7 @@ def predict_fingerprint(params: dict[str, Any], entry: MethodEntry, manifests: d
         "predict": params.get("predict"),
         "manifests": manifests,
         "model": file_digest(paths.models / entry.entry / "model.pt"),
-        "code": sources_digest(PREDICTION_SOURCES + ((code,) if code else ())),
+        "code": sources_digest(PREDICTION_SOURCES + ((entry.code,) if entry.code else ())),
     })
 
 
@@ -132,5 +119,5 @@ def predict_and_publish(params: dict[str, Any], entry: MethodEntry, cells: list[
     ``<out>/<entry>`` (replacing the previous predictions)."""
     with atomic_dir(paths.out / entry.entry, replace=True) as tmp:
         outcome = predict_one(params, entry, cells, paths, tmp, device)
-        write_json_atomic(tmp / FINGERPRINT_FILE, {"entry": entry.entry, "fingerprint": fingerprint})
+        write_fingerprint(tmp / FINGERPRINT_FILE, entry.entry, fingerprint)
     return outcome

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from denoisebench.config import (
-    Cell, MethodEntry, active_profile, method_entries, method_entry, section, set_descriptions,
+    Cell, MethodEntry, active_profile, section, set_descriptions,
 )
 from denoisebench.fingerprint import (
     digest_state, file_listing, manifest_digests, recorded_fingerprint, sources_digest,
@@ -124,12 +124,6 @@ def sigma_choice(method_cls: Any, frame: Any) -> list[str]:
     if method_cls.uses_sigma and len(frame) and (frame["noise"] == "real").any():
         return ["real-noise cells: sigma estimated from each noisy image (scikit-image estimate_sigma, wavelet MAD)"]
     return []
-
-
-def entries_to_score(params: dict[str, Any], only: list[str] | None) -> list[MethodEntry]:
-    """The entries of params.yaml (all, or the names in ``only``), each parsed (bad config -> ConfigError)."""
-    names = only or list(method_entries(params))
-    return [method_entry(params, name) for name in names]
 
 
 def log_evaluation_run(entry: MethodEntry, summary: dict[str, Any], cells: list[Cell], paths: ScorePaths,

@@ -4,8 +4,8 @@ One stage trains all entries of ``methods.learned`` and then ``methods.cascade``
 another entry's model, so it comes after the learned ones). With one stage per entry, DVC's own work per stage
 (reading ``params.yaml``, parsing and rewriting ``dvc.lock``) dominated the demo, and a no-op ``dvc repro`` spent
 seconds checking 45 stages. It stays incremental: ``models/<entry>/fingerprint.json`` records a fingerprint of what
-the entry's model is a function of (its ``methods`` section, its ``train.<entry>.<profile>`` schedule without
-``nproc``, whether the profile runs it, the raw data's file names and sizes, the content of its
+the entry's model is a function of (its method, config and ``evaluate_on``, its ``train.<entry>.<profile>``
+schedule without ``nproc``, whether the profile runs it, the raw data's file names and sizes, the content of its
 ``init_checkpoint``, and the sources: the core training, model, method and noise code, the stage script and the
 entry's own ``code``), and an entry whose fingerprint is unchanged and whose model (or ``not_trained.json``) is
 there is not trained again. So ``dvc exp run -S train.dncnn_color_blind.paper.lr=...`` reruns the stage, which
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from denoisebench.config import TRAINED_GROUPS, active_profile, method_entries, not_run_reason, section
-from denoisebench.fingerprint import digest_state, file_digest, recorded_fingerprint, source_digest, sources_digest
-from denoisebench.fsutil import write_json_atomic
+from denoisebench.config import TRAINED_GROUPS, active_profile, method_entries, method_entry, not_run_reason
+from denoisebench.fingerprint import (
+    digest_state, file_digest, recorded_fingerprint, source_digest, sources_digest, write_fingerprint,
+)
 
 #: Sources (relative to ``src/denoisebench``) every trained entry depends on; the entry's ``code`` is added.
 TRAINING_SOURCES = ("training", "models", "methods", "noise")
@@ -51,31 +52,21 @@ def trained_entries(params: dict[str, Any]) -> list[str]:
     return [name for group in TRAINED_GROUPS for name, g in groups.items() if g == group]
 
 
-def data_listing(root: Path) -> list[tuple[str, int]]:
-    """``(relative path, size)`` of every file under the raw data root (names and sizes: a checkout or a fresh
-    download of the same pinned files gives the same listing)."""
-    if not root.is_dir():
-        return []
-    return sorted((p.relative_to(root).as_posix(), p.stat().st_size) for p in root.rglob("*") if p.is_file())
-
-
 def train_fingerprint(params: dict[str, Any], entry: str, data_digest: str, paths: TrainPaths) -> str:
     """sha256 of everything the entry's model is a function of (see the module docstring); ``data_digest`` is
-    :func:`~denoisebench.fingerprint.digest_state` of :func:`data_listing` (computed once per stage run)."""
-    group = method_entries(params)[entry]
-    raw = section(params, "methods", group, entry)
-    raw = raw if isinstance(raw, dict) else {"invalid": raw}
+    :func:`~denoisebench.fingerprint.digest_state` of the raw data's names and sizes (computed once per run)."""
+    spec = method_entry(params, entry)
     profile = active_profile(params)
     schedule = (params.get("train") or {}).get(entry) or {}
     schedule = schedule.get(profile) if isinstance(schedule, dict) else schedule
     if isinstance(schedule, dict):
         schedule = {k: v for k, v in schedule.items() if k not in NEUTRAL_SCHEDULE_KEYS}
-    code = raw.get("code")
-    init = raw.get("init_checkpoint")
+    init = spec.config.get("init_checkpoint")
     return digest_state({
-        "entry": raw, "profile": profile, "schedule": schedule, "not_run": not_run_reason(params, entry),
-        "data": data_digest, "init_checkpoint": file_digest(Path(init)) if init else None,
-        "code": sources_digest(TRAINING_SOURCES + ((code,) if code else ())),
+        "entry": [spec.method, spec.config, spec.evaluate_on], "profile": profile, "schedule": schedule,
+        "not_run": not_run_reason(params, entry), "data": data_digest,
+        "init_checkpoint": file_digest(Path(init)) if init else None,
+        "code": sources_digest(TRAINING_SOURCES + ((spec.code,) if spec.code else ())),
         "script": source_digest(paths.script),
     })
 
@@ -90,7 +81,7 @@ def is_current(entry: str, fingerprint: str, paths: TrainPaths) -> bool:
 
 def record_fingerprint(entry: str, fingerprint: str, paths: TrainPaths) -> None:
     """Mark the entry as trained for ``fingerprint`` (after its training succeeded)."""
-    write_json_atomic(paths.models / entry / FINGERPRINT_FILE, {"entry": entry, "fingerprint": fingerprint})
+    write_fingerprint(paths.models / entry / FINGERPRINT_FILE, entry, fingerprint)
 
 
 def remove_stale(entries: set[str], paths: TrainPaths) -> list[str]:
