@@ -52,8 +52,6 @@ os.environ.setdefault("DENOISEBENCH_TRACKING", "0")
 DATA_KEYS = ("dataset", "split", "limit_images")
 #: Iteration-count keys of the zero-shot methods' configs (scaled down for the timing, projected back).
 ZS_ITER_KEYS = ("iterations",)
-#: The denoise context of a speed check unless the method names another noise (LearnedMethod.probe_noise).
-AWGN_PROBE: dict[str, Any] = {"name": "awgn", "sigma": 25}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -202,15 +200,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_denoise(method: Any, image: np.ndarray, device: str, sigma: float = 25.0, reps: int = 3,
-                 noise: dict[str, Any] | None = AWGN_PROBE) -> float:
+def time_denoise(method: Any, image: np.ndarray, device: str, sigma: float = 25.0, reps: int = 3) -> float:
     """Seconds per ``denoise`` call (median of ``reps`` after one warm-up call) on ``image`` with AWGN of ``sigma``
-    added; the context names ``noise`` (what the model restores: its decoder or adaptation may depend on it)."""
+    added; the context names the method's :meth:`probe_noise` (a decoder or adaptation may depend on it)."""
     from denoisebench.methods.base import DenoiseContext
 
     rng = np.random.default_rng(0)
     noisy = (image + rng.normal(0, sigma / 255.0, image.shape)).astype(np.float32)
-    context = DenoiseContext(sigma=sigma, noise=noise, seed=0, device=device)
+    context = DenoiseContext(sigma=sigma, noise=method.probe_noise(), seed=0, device=device)
     method.denoise(noisy, context)
     times = []
     for _ in range(reps):
@@ -273,7 +270,7 @@ def check_learned(params: dict[str, Any], paper: dict[str, Any], entry: str, arg
     if not args.reduced:  # a few demo steps are too noisy to judge
         checks["loss_fell"] = last < first
     infer = training_images(channels, args.size)[0][: args.size, : args.size]
-    per_image = time_denoise(method, infer, args.device, noise=method.probe_noise())
+    per_image = time_denoise(method, infer, args.device)
     return {
         "entry": entry, "method": spec.method, "kind": getattr(method, "kind", ""), "status": "ok"
         if all(checks.values()) else "FAILED", "checks": checks,

@@ -69,6 +69,11 @@ class Method(abc.ABC):
         """Load a checkpoint written by :meth:`train`."""
         raise NotImplementedError(f"method {self.name!r} has no checkpoints")
 
+    def probe_noise(self) -> dict[str, Any] | None:
+        """The noise params of an image this method restores (a speed check's denoise context): AWGN sigma 25;
+        a model trained for other degradations names one of them (None: real noise)."""
+        return {"name": "awgn", "sigma": 25}
+
     def parameter_count(self) -> int | None:
         """Learned parameters of the default configuration, or None for methods without any."""
         return None

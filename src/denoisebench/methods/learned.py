@@ -57,11 +57,6 @@ class LearnedMethod(Method):
         value = settings.get("iterations")
         return None if value is None else int(value)
 
-    def probe_noise(self) -> dict[str, Any] | None:
-        """The noise params of an image this model restores (a speed check's denoise context): AWGN sigma 25;
-        a model trained for other degradations names one of them (None: real noise)."""
-        return {"name": "awgn", "sigma": 25}
-
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
         """The network for validated ``params``."""

@@ -251,27 +251,54 @@ def gather_batch(tensor: torch.Tensor) -> torch.Tensor:
 GRADIENT_REDUCTIONS = ("mean", "sum")
 
 
-def reduce_gradients(params: Iterable[torch.Tensor], reduction: str = "mean") -> None:
-    """What DDP does during ``backward()``, done after it: replace every ``.grad`` of ``params`` by its mean (or
-    sum) over the ranks, in one all-reduce of the flattened gradients. For loops DDP cannot wrap: DDP does not
-    support ``torch.autograd.grad`` (inner loops, look-ahead steps), which meta-learning needs. Parameters without
-    a gradient are skipped (they must be the same on every rank, as they are when the graph's structure does not
-    depend on the data). A no-op in a single process."""
+def all_reduce_flat(tensors: Sequence[torch.Tensor | None], reduction: str = "mean",
+                    differentiable: bool = False) -> list[torch.Tensor | None]:
+    """Each tensor's mean (or sum) over the ranks, in one all-reduce of their concatenation; None entries stay None
+    (they must be None on every rank). ``differentiable``: gradients flow through the reduction (a whole-batch
+    quantity inside a loss). The tensors themselves in a single process."""
     if reduction not in GRADIENT_REDUCTIONS:
         raise ValueError(f"gradient reduction {reduction!r} is not one of {', '.join(GRADIENT_REDUCTIONS)}")
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
+    present = [t for t in tensors if t is not None]
+    if not present or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return list(tensors)
+    flat = torch.cat([t.reshape(-1) for t in present])
+    if differentiable:
+        flat = _AllReduceSum.apply(flat)
+    else:
+        flat = flat.detach().clone()
+        dist.all_reduce(flat)
     if reduction == "mean":
-        flat /= dist.get_world_size()
+        flat = flat / dist.get_world_size()
+    out: list[torch.Tensor | None] = []
     offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
+    for t in tensors:
+        if t is None:
+            out.append(None)
+            continue
+        out.append(flat[offset:offset + t.numel()].view_as(t))
+        offset += t.numel()
+    return out
+
+
+def reduce_gradients(params: Iterable[torch.Tensor], reduction: str = "mean") -> None:
+    """What DDP does during ``backward()``, done after it: replace every ``.grad`` of ``params`` by its mean (or
+    sum) over the ranks, in one all-reduce of the flattened gradients (:func:`all_reduce_flat`). For loops DDP
+    cannot wrap: DDP does not support ``torch.autograd.grad`` (inner loops, look-ahead steps), which meta-learning
+    needs. Parameters without a gradient are skipped (they must be the same on every rank, as they are when the
+    graph's structure does not depend on the data). A no-op in a single process."""
+    grads = [p.grad for p in params if p.grad is not None]
+    for grad, reduced in zip(grads, all_reduce_flat(grads, reduction)):
+        if reduced is not grad:
+            grad.copy_(reduced)
+
+
+def all_mean_dict(values: dict[str, Any], device: torch.device | str,
+                  dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Per-key mean over the ranks of scalar values (logged losses), in one all-reduce on ``device`` (as NCCL
+    needs); keys are packed in name order, so every rank packs the same. Values come back as 0-d tensors."""
+    keys = sorted(values)
+    stacked = all_mean(torch.stack([torch.as_tensor(values[k]).to(dtype).reshape(()).to(device) for k in keys]))
+    return dict(zip(keys, stacked.unbind()))
 
 
 def barrier() -> None:

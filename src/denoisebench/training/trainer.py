@@ -248,12 +248,7 @@ class _LossModule(nn.Module):
 def _mean_over_ranks(sums: dict[str, torch.Tensor], rank: distributed.Rank,
                      device: torch.device) -> dict[str, torch.Tensor]:
     """Per-key mean over the ranks (one all-reduce on the training device, as NCCL needs; keys in name order)."""
-    if not rank.distributed or not sums:
-        return sums
-    keys = sorted(sums)
-    values = [torch.as_tensor(sums[k]).float().reshape(()).to(device) for k in keys]
-    stacked = distributed.all_mean(torch.stack(values))
-    return dict(zip(keys, stacked.unbind()))
+    return distributed.all_mean_dict(sums, device) if rank.distributed and sums else sums
 
 
 def train_model(

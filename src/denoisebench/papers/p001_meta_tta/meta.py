@@ -85,7 +85,8 @@ def lookahead_mask_loss(model: MetaTTANet, noisy: torch.Tensor, clean: torch.Ten
     clean_pred, noisy_pred = model.net(noisy)
     mask = model.mask(noisy)
     loss = primary_loss(clean_pred, clean) + auxiliary_loss(aux, noisy_pred, noisy, mask)
-    grads = _mean_over_ranks(torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True))
+    grads = distributed.all_reduce_flat(torch.autograd.grad(loss, list(params.values()), create_graph=True,
+                                                            allow_unused=True), "mean", differentiable=True)
     ahead = {n: p if g is None else p - alpha * g for (n, p), g in zip(params.items(), grads)}
     clean_ahead = functional_call(model.net, ahead, (noisy,))[0]
     return primary_loss(clean_ahead, clean) + lambda_g * gradient_loss(mask, noisy)
@@ -146,21 +147,6 @@ def mtl_step(model: MetaTTANet, opt: torch.optim.Optimizer, noisy: torch.Tensor,
     return {"loss": value * distributed.current().world_size, "l_pri": value / (outer_weight * noisy.shape[0])}
 
 
-def _mean_over_ranks(grads: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
-    """The gradients (None for unused tensors) averaged over the ranks with autograd, in one all-reduce; as they
-    are in a single process."""
-    if distributed.current().world_size == 1:
-        return grads
-    present = [g for g in grads if g is not None]
-    flat = distributed.all_mean_differentiable(torch.cat([g.reshape(-1) for g in present]))
-    out, offset = [], 0
-    for g in grads:
-        if g is None:
-            out.append(None)
-            continue
-        out.append(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
-    return tuple(out)
 
 
 @dataclass

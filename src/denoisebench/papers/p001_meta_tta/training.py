@@ -316,9 +316,7 @@ def _mean_logs(logs: dict[str, float], rank: distributed.Rank, device: torch.dev
     rank since a step's phase depends on the step only)."""
     if not rank.distributed or not logs:
         return logs
-    keys = sorted(logs)
-    values = distributed.all_mean(torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=device))
-    return dict(zip(keys, values.tolist()))
+    return {k: v.item() for k, v in distributed.all_mean_dict(logs, device, torch.float64).items()}
 
 
 def _stage1_step(model: MetaTTANet, opts: dict[str, torch.optim.Optimizer], phase: str, stage1: str,
