@@ -5,14 +5,18 @@ $DENOISEBENCH_WEIGHTS, or the `weights/` folder beside the data mirror).
 ``data/raw`` is a persistent output (``persist: true`` in dvc.yaml): DVC does not delete it before the stage runs,
 so a run that fails (an unknown profile, an unreachable URL) leaves the datasets already there in place, and
 files already present and verified are not fetched again. Datasets of other profiles stay in the folder.
+The stage starts with the preflight (:mod:`denoisebench.preflight`): the table of every item, and one error naming
+every item no source provides (with ``DENOISEBENCH_OFFLINE=1``, also those only a URL provides) before any fetch.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from denoisebench.config import data_mirror, data_root, load_params
 from denoisebench.fsutil import write_json_atomic
+from denoisebench.preflight import OFFLINE_ENV, check, format_table, preflight
 from denoisebench.stage_support import LOG, datasets_needed, pretrained_needed, setup_logging
 
 
@@ -25,6 +29,9 @@ def main() -> None:
 
     params = load_params(args.params)
     names = datasets_needed(params)  # validates the profile and the plan before anything under data.root changes
+    items = preflight(params)  # every item listed before the first fetch; those no source provides fail here, all at once
+    LOG.info("preflight of profile %s:\n%s", params.get("profile"), format_table(items))
+    check(items, offline=os.environ.get(OFFLINE_ENV, "") not in ("", "0"))
     root, mirror = data_root(params), data_mirror(params)
     root.mkdir(parents=True, exist_ok=True)
     fetched = {}

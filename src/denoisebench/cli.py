@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from denoisebench import cli_preflight
 from denoisebench.errors import ConfigError, DenoiseBenchError, format_error
 from denoisebench.validation import SEED, SIGMA, arg_type
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"preflight": cli_preflight.run}
 
 
 def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tracking", help="replay deferred MLflow runs (.denoisebench/mlflow-journal) into the store")
     p.add_argument("action", choices=["flush"])
+    cli_preflight.add_parser(sub)
     return parser
 
 
