@@ -11,7 +11,10 @@ Status of an item:
 - ``mirror``: every file not present is in the offline mirror (copied and verified by the download stage);
 - ``download``: some file is in neither place but has a URL (fetched by the download stage; with ``offline``
   such an item counts as missing);
-- ``missing``: some file is in neither place and has no URL: it must be placed by hand (the ``how`` column).
+- ``missing``: some file is in neither place and has no URL: it must be placed by hand (the ``how`` column);
+- ``unavailable``: a set the profile lists under ``evaluation.<profile>.unavailable`` (``{name, dataset, reason}``):
+  not evaluated in this profile, for the stated reason (the quick profile's SIDD and RENOIR, which no offline
+  mirror holds); listed so that a profile never leaves a set out silently. Never fatal.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from denoisebench.config import data_mirror, data_root, evaluation_plan
 from denoisebench.errors import DatasetError
 from denoisebench.stage_support import datasets_needed, pretrained_needed, training_sets
 
-STATUSES = ("present", "mirror", "download", "missing")
+STATUSES = ("present", "mirror", "download", "missing", "unavailable")
 #: Set to 1 to make the download stage's preflight count URL-only items as missing (a machine without network).
 OFFLINE_ENV = "DENOISEBENCH_OFFLINE"
 
@@ -142,6 +145,23 @@ def preflight(params: dict[str, Any], repo_root: Path | None = None) -> list[Ite
                 pretrained_users.setdefault(str(spec.config.get("model")), []).append(entry)
     items += [_pretrained_item(name, ", ".join(pretrained_users.get(name, [])), root, wmirror)
               for name in pretrained_needed(params)]
+    return items + unavailable_sets(params)
+
+
+def unavailable_sets(params: dict[str, Any]) -> list[Item]:
+    """The sets ``evaluation.<profile>.unavailable`` declares left out of the profile, with their reasons."""
+    from denoisebench.config import active_profile
+    from denoisebench.errors import ConfigError
+
+    profile = active_profile(params)
+    listed = ((params.get("evaluation") or {}).get(profile) or {}).get("unavailable") or []
+    items = []
+    for i, entry in enumerate(listed):
+        if not isinstance(entry, dict) or not {"name", "dataset", "reason"} <= set(entry):
+            raise ConfigError(f"params.yaml: evaluation.{profile}.unavailable[{i}]={entry!r} needs name, dataset "
+                              "and reason keys")
+        items.append(Item("dataset", str(entry["dataset"]), str(entry["name"]), "unavailable", None,
+                          f"not in profile {profile}", str(entry["reason"])))
     return items
 
 
@@ -163,12 +183,15 @@ def format_table(items: list[Item], offline: bool = False) -> str:
         rows.append((it.kind, it.name, status, _fmt_size(it.size), it.source, it.used_by))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
-    todo = [it for it in items if it.how and it.missing(offline)] + [it for it in items if it.how
-                                                                       and not it.missing(offline)]
+    todo = [it for it in items if it.how and it.missing(offline)] + [
+        it for it in items if it.how and not it.missing(offline) and it.status != "unavailable"]
+    left_out = [it for it in items if it.status == "unavailable"]
     if todo:
         lines += ["", "to place by hand (where no mirror has it" + (", and URLs are not used offline)" if offline
                                                                       else "; URLs are fetched by the download stage)")]
         lines += [f"  {it.name}: {it.how}" for it in todo]
+    if left_out:
+        lines += ["", "not evaluated in this profile"] + [f"  {it.used_by} ({it.name}): {it.how}" for it in left_out]
     return "\n".join(lines)
 
 
