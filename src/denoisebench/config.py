@@ -17,6 +17,13 @@ from denoisebench.errors import ConfigError
 
 PROFILES = ("demo", "quick", "paper")
 REAL_NOISE = "real"
+#: The rehearsal switch (params ``rehearsal: true``, issue 23): the active profile's every training schedule cut to
+#: ``steps`` by its method's ``short_schedule`` (data keys kept), zero-shot ``iterations`` to ``steps``, every test
+#: cell to ``images`` image(s), one noise realisation and a ``crop`` px centre crop. Nothing else changes, so a
+#: rehearsal of the paper profile exercises its every stage, entry, dataset and param path at toy cost.
+REHEARSAL = {"steps": 2, "images": 1, "crop": 48, "train_images": 4}
+#: Keys of a training schedule that choose its data: a rehearsal keeps them (then caps ``limit_images``).
+SCHEDULE_DATA_KEYS = ("dataset", "split", "limit_images", "pool", "pool_split")
 
 
 def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
@@ -73,6 +80,14 @@ def active_profile(params: dict[str, Any]) -> str:
     if profile not in PROFILES:
         raise ConfigError(f"params.yaml: profile={profile!r} is not one of {', '.join(PROFILES)}")
     return profile
+
+
+def rehearsal(params: dict[str, Any]) -> bool:
+    """The ``rehearsal`` param (absent = false), validated."""
+    value = params.get("rehearsal", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"params.yaml: rehearsal={value!r} must be true or false")
+    return value
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,11 @@ def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
                                   "one realisation per image")
             cells.append(Cell(name, entry["dataset"], entry.get("split"), str(noise), set_limit, crop, zeroshot,
                               repeats, None if entries is None else tuple(entries)))
+    if rehearsal(params):
+        import dataclasses
+
+        cells = [dataclasses.replace(c, limit=REHEARSAL["images"], repeats=1,
+                                     crop=min(c.crop or REHEARSAL["crop"], REHEARSAL["crop"])) for c in cells]
     return cells
 
 
@@ -239,6 +259,8 @@ def method_entry(params: dict[str, Any], entry: str) -> MethodEntry:
     if not isinstance(override, dict):
         raise ConfigError(f"params.yaml: {where}.profiles.{active_profile(params)} must be a mapping, got {override!r}")
     config.update(override)
+    if rehearsal(params) and isinstance(config.get("iterations"), int):  # zero-shot per-image schedules
+        config["iterations"] = min(config["iterations"], REHEARSAL["steps"])
     evaluate_on = raw.get("evaluate_on")
     if evaluate_on is not None and (not isinstance(evaluate_on, list)
                                     or not all(isinstance(p, str) for p in evaluate_on)):
@@ -277,7 +299,17 @@ def train_settings(params: dict[str, Any], entry: str) -> dict[str, Any]:
     settings = section(params, "train", entry, active_profile(params))
     if not isinstance(settings, dict) or "dataset" not in settings:
         raise ConfigError(f"params.yaml: train.{entry}.{active_profile(params)} needs a 'dataset' key")
-    return dict(settings)
+    if not rehearsal(params):
+        return dict(settings)
+    from denoisebench.methods.base import METHODS
+    from denoisebench.papers import load_paper_methods
+
+    load_paper_methods()
+    data = {k: settings[k] for k in SCHEDULE_DATA_KEYS if k in settings}
+    short = METHODS.get(method_entry(params, entry).method).short_schedule(
+        {k: v for k, v in settings.items() if k not in data}, REHEARSAL["steps"])
+    limit = min(data.get("limit_images") or REHEARSAL["train_images"], REHEARSAL["train_images"])
+    return {**short, **data, "limit_images": limit}
 
 
 def data_root(params: dict[str, Any], repo_root: Path | None = None) -> Path:
