@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.config import (REHEARSAL, evaluation_plan, load_params, method_entry, train_settings)
+from denoisebench.config import REHEARSAL, evaluation_plan, load_params, method_entry, train_settings
 from denoisebench.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,13 +9,13 @@ import zipfile
 from pathlib import Path
 
 import scipy.io
+from test_datasets_http import _bmp, _sidd_arrays, http_root  # noqa: F401 (the fixture)
 
 from denoisebench.config import evaluation_plan, load_params
 from denoisebench.datasets import fetch_dataset, get_spec
 from denoisebench.datasets.spec import FileEntry
 from denoisebench.preflight import preflight
 from denoisebench.synthesis import read_manifest, synthesize_cell
-from test_datasets_http import _bmp, _sidd_arrays, http_root  # noqa: F401 (the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
