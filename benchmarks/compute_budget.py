@@ -449,6 +449,7 @@ def render(rows: list[Row], args: argparse.Namespace, wall_s: float, uncounted: 
         gpu_rows = sorted((r for r in rows if r.paper == paper and hours(r, args)), key=lambda r: hours(r, args))
         if gpu_rows:
             lines.append(f"- {paper}: " + ", ".join(f"`{r.entry}` ({hours(r, args):.2f} h)" for r in gpu_rows[:3]))
+    lines += ["", "A cascade entry (paper 004's `liu_joint_*`) starts from its `liu_separate_*` model: budget both."]
     dominant = max(rows, key=lambda r: hours(r, args) or 0)
     lines += ["", f"The dominant entry is `{dominant.entry}` ({hours(dominant, args):.0f} H100 h of the total).", ""]
     return "\n".join(lines)
