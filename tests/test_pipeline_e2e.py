@@ -255,8 +255,8 @@ def _stale(lines: list[str], stage: str) -> set[str]:
 
 
 @pytest.mark.parametrize("source, edit, expect", [
-    # the zero-shot plumbing runs inside the zero-shot methods' denoise: their predictions only
-    ("zeroshot/common.py", "\n# edited\n", {"predict": {"blind2grad", "zsn2n"}}),
+    # the zero-shot plumbing (paper 003s) runs inside the zero-shot methods denoise: their predictions only
+    ("papers/p003_blind2grad/common.py", "\n# edited\n", {"predict": {"blind2grad", "zsn2n"}}),
     # the dataset listing lists every training set: every trained entry
     ("datasets/loaders.py", "\n# edited\n", {"train": {"dncnn_color_blind", "dncnn_gray_s25", "durn_rbh"}}),
     # Fig. 4 of paper 004 draws with zoom.py
