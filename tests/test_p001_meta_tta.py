@@ -38,9 +38,33 @@ def test_parameter_counts_match_the_paper() -> None:
     assert head_parameter_count(model, "code") == 49_536
     assert count_parameters(MODELS.get("ttaid_restoration")()) == 603_360
     assert count_parameters(MODELS.get("ttaid_mask")()) == 56_449
+    # Table 1's Chi et al. row as the authors ran it (TTAID RestorationNetV0): auxiliary path 38,592 (was 610,848)
+    assert count_parameters(MODELS.get("ttaid_chi")()) == 620_928
 
 
-@pytest.mark.parametrize("architecture", ["sequential", "parallel"])
+def test_plain_stage1_makes_one_theta1_update_per_step_maxl_two_passes() -> None:
+    from denoisebench.papers.p001_meta_tta.schedule import MetaSchedule
+
+    schedule = MetaSchedule(s1_epochs=3, s1_steps=4)
+    assert (schedule.stage1_steps_of("maxl"), schedule.stage1_steps_of("plain"), schedule.stage1_steps_of("none")) \
+        == (24, 12, 0)
+
+
+def test_ttaid_scores_before_unclamped_and_after_clamped() -> None:
+    import numpy as np
+
+    from denoisebench.metrics import PROTOCOLS, evaluate_pair
+
+    clean = np.full((8, 8, 3), 0.9)
+    out = clean.copy()
+    out[0, 0] = 1.3  # out of range: the clamp to 1.0 cuts its error to 0.1
+    raw, clamped = evaluate_pair(clean, out, PROTOCOLS["ttaid_before"]), evaluate_pair(clean, out, PROTOCOLS["ttaid"])
+    mse = 0.4 ** 2 * 3 / (8 * 8 * 3)
+    assert raw["psnr"] == pytest.approx(10 * np.log10(1 / mse))
+    assert clamped["psnr"] == pytest.approx(10 * np.log10(1 / (mse / 16)))
+
+
+@pytest.mark.parametrize("architecture", ["sequential", "chi"])
 def test_heads_on_precomputed_features_equal_the_full_forward(architecture: str) -> None:
     torch.manual_seed(0)
     model = MetaTTANet(architecture).double()
@@ -148,7 +172,7 @@ def test_meta_test_adapts_a_copy_of_the_heads_only(model64: MetaTTANet, variant:
     assert all(torch.equal(state[k], v) for k, v in model64.state_dict().items())  # body, heads, mask untouched
     assert not torch.equal(result.before, result.after)
     assert float(result.after.min()) >= 0 and float(result.after.max()) <= 1
-    torch.testing.assert_close(result.before, model64.net(noisy)[0].clamp(0, 1))
+    torch.testing.assert_close(result.before, model64.net(noisy)[0])  # unclamped, as the official validate keeps it
     assert result.mask.shape == (1, 1, 16, 16)
     assert len(result.aux_losses) == 5
     with pytest.raises(ValueError, match="variant"):

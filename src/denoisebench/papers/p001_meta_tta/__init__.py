@@ -1,6 +1,6 @@
 """Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer learning".
 
-Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s parallel-head net, mask net), the
+Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s baseline as the authors ran it (``RestorationNetV0``), mask net), the
 losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`: MAXL pre-training, MAML meta-transfer,
 per-image meta-test), the resumable training loop (:mod:`.training`, schedule :mod:`.schedule`) and the method
 ``meta_tta`` (:mod:`.method`); the RIDNet baseline (:mod:`.ridnet`, method ``ridnet_real`` in :mod:`.baseline`,
@@ -18,6 +18,7 @@ PAPER = Paper(
     method_map={"Ours with meta-testing": ["meta_tta"], "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta"]},
     extra_rows={"Ours with meta-testing, inner loop K = 1 (the official code's effective K)": ["meta_tta_k1"]},
     code=("method", "baseline"),
+    registers=("registers",),
     networks=("network", "ridnet"),
     stages={"metatest": "metatest:main", "ablation": "ablation:main"},
     note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "

@@ -1,7 +1,8 @@
 """Paper 001 as a benchmark method: ``meta_tta`` (Gunawan, Nugroho & Park; method-specs 4).
 
 Config (a ``methods.learned`` / ``methods.cascade`` entry; paper values by default):
-    architecture: ``sequential`` (the paper's multi-task net) or ``parallel`` (Chi et al.'s layout, Table 1).
+    architecture: ``sequential`` (the paper's multi-task net) or ``chi`` (Table 1's Chi et al. baseline as the
+        authors ran it: TTAID ``RestorationNetV0``).
     stage1: ``maxl`` (Alg. 1), ``plain`` (L_Pri + L_Aux by Adam, Table 1's non-MAXL rows) or ``none`` (random
         init: Table 3's RI rows, or a cascade entry that starts from ``init_checkpoint``).
     stage1_aux: ``mrl`` (masked reconstruction) or ``rl`` (L_Rec); lambda_g: weight of L_G in the mask update
@@ -33,7 +34,7 @@ from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
 CHOICES = {
-    "architecture": ("sequential", "parallel"), "stage1": ("maxl", "plain", "none"), "stage1_aux": ("mrl", "rl"),
+    "architecture": ("sequential", "chi"), "stage1": ("maxl", "plain", "none"), "stage1_aux": ("mrl", "rl"),
     "stage2_aux": ("mrl", "rl"), "inner_scope": ("heads", "all"), "meta_test": ("code", "paper", "none"),
 }
 

@@ -1,8 +1,8 @@
 """The training schedule of a paper-001 entry (``train.<entry>.<profile>`` of params.yaml, minus the dataset keys).
 
-Stage 1 (pre-training) counts in epochs of two passes (theta1 pass, then theta2 pass for MAXL) of ``s1_steps``
-batches each, as the official loop does (DIV2K: 800 images / batch 16 = 50 steps per pass). Stage 2 (meta-transfer)
-counts meta-batches. Both stages form one step counter (stage 1's steps first), which is what checkpoints and
+Stage 1 (pre-training) counts in epochs of passes of ``s1_steps`` batches each: two under MAXL (theta1 pass, then
+theta2 pass), one for plain training (one theta1 update per batch), as the official loops do (DIV2K: 800 images /
+batch 16 = 50 steps per pass). Stage 2 (meta-transfer) counts meta-batches. Both stages form one step counter (stage 1's steps first), which is what checkpoints and
 curves are indexed by.
 """
 
@@ -14,6 +14,9 @@ from typing import Any
 
 from denoisebench.errors import ConfigError
 from denoisebench.validation import reject_unknown_keys
+
+#: Passes per stage-1 epoch by kind of stage 1 (``stage1`` of the method config).
+STAGE1_PASSES = {"maxl": 2, "plain": 1, "none": 0}
 
 #: Meta-transfer pools: a paired real-noise dataset of the registry, or ``synthetic`` (the stage-1 clean images
 #: with the composite noise drawn once per image: a smoke-test stand-in for the demo profile only).
@@ -77,8 +80,13 @@ class MetaSchedule:
 
     @property
     def stage1_steps(self) -> int:
-        """Steps of stage 1 (two passes per epoch)."""
-        return self.s1_epochs * 2 * self.s1_steps
+        """Steps of stage 1 under MAXL (two passes per epoch: theta1, then the mask net)."""
+        return self.stage1_steps_of("maxl")
+
+    def stage1_steps_of(self, stage1: str) -> int:
+        """Steps of stage 1 of the given kind: MAXL two passes per epoch, plain one (the official baseline makes
+        one theta1 update per batch; the mask pass is MAXL's), none zero."""
+        return self.s1_epochs * STAGE1_PASSES[stage1] * self.s1_steps
 
     @property
     def total_steps(self) -> int:

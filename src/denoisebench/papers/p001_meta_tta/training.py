@@ -136,7 +136,7 @@ def _train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Seq
     pool_noisy, pool_clean = load_pool(schedule, clean_images, noise) if stage2 else ([], [])
     s2_sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"stage 2 pool {schedule.pool_sets()}") \
         if stage2 else None
-    first_s2 = schedule.stage1_steps if stage1 != "none" else 0
+    first_s2 = schedule.stage1_steps_of(stage1)
     total = first_s2 + (schedule.s2_iterations if stage2 else 0)
     if init_state is not None:
         model.load_state_dict(init_state)
@@ -321,7 +321,8 @@ def _mean_logs(logs: dict[str, float], rank: distributed.Rank, device: torch.dev
 
 def _stage1_step(model: MetaTTANet, opts: dict[str, torch.optim.Optimizer], phase: str, stage1: str,
                  params: dict[str, Any], noisy: torch.Tensor, clean: torch.Tensor, lr: float) -> dict[str, float]:
-    """One stage-1 step: plain multi-task training (both passes update theta1), or MAXL's theta1 / theta2 pass."""
+    """One stage-1 step: plain multi-task training (one theta1 update per step, one pass per epoch, as the
+    official baseline), or MAXL's theta1 / theta2 pass."""
     aux = params["stage1_aux"]
     if stage1 == "plain":
         return meta.plain_step(model, opts["s1_net"], noisy, clean, aux)
