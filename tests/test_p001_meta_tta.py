@@ -252,6 +252,47 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_official_checkpoint_selection_keeps_the_best_validated_weights_and_resumes(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from denoisebench.methods import build_method
+
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
+    rng = np.random.default_rng(0)
+    images = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(2)]
+    schedule = {"s1_epochs": 1, "s1_steps": 1, "s1_batch": 1, "s1_patch": 16, "s2_iterations": 3, "s2_batch": 2,
+                "s2_patch": 16, "s2_lr": 0.001, "pool": "synthetic", "seed": 1, "checkpoint_every": 1, "log_every": 1,
+                "select": "official", "select_every": 1, "select_crop": 16}
+    config = {"inner_steps": 1}
+    whole = build_method("meta_tta", config)
+    whole.train(images, tmp_path / "whole", train_config=schedule)
+    saved = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    selection = saved["summary"]["selection"]
+    state = torch.load(tmp_path / "whole" / "state.pt", weights_only=True)
+    history = state["selector"]["history"]
+    assert [h[0] for h in history] == [3, 4, 5] and selection["validated"] == 3  # every stage-2 step
+    best_step, best = max(history, key=lambda h: h[1])
+    assert selection["rule"] == "official" and selection["best_step"] == best_step and selection["best_psnr"] == best
+    last = state["model"]
+    same_as_last = all(torch.equal(saved["model"][k], last[k]) for k in last)
+    assert same_as_last == (best_step == 5)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step: int, logs: dict) -> None:
+        if step == 4:
+            raise Stop
+
+    cut = build_method("meta_tta", config)
+    with pytest.raises(Stop):
+        cut.train(images, tmp_path / "cut", train_config=schedule, callbacks=[stop_at_4])
+    build_method("meta_tta", config).train(images, tmp_path / "cut", train_config=schedule)
+    resumed = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)
+    assert resumed["summary"]["selection"] == selection
+    assert all(torch.equal(saved["model"][k], resumed["model"][k]) for k in last)
+
+
 def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tmp_path, monkeypatch) -> None:
     import numpy as np
 

@@ -194,7 +194,10 @@ def _write(rows: list[dict[str, Any]], opts: dict[str, Any]) -> None:
              f"`{opts['test']}` (Nam stand-in); Table 3 validation: the first {opts.get('val_pool', 2)} pairs of the "
              "meta-transfer pool (the paper's validation split is its training pool). Metric: `ttaid`. Cells: "
              f"reproduced PSNR / SSIM (diff PSNR vs paper) [{profile}]; on CPU schedules only orderings can be "
-             "informative.", ""]
+             "informative.", "",
+             f"Checkpoint selection of every row: `{opts['schedule'].get('select', 'last')}` (stage-2 rows; "
+             "`official` = the authors' model_best.pth rule, `last` = the final weights; Table 1 rows keep the "
+             "final stage-1 weights, as the authors' stage 2 started from model_149.pth).", ""]
     for table, (val_key, test_key) in PAPER_SETS.items():
         lines += [f"## {table}", "", "| row | paper val | reproduced val | paper test | reproduced test |",
                   "|---|---:|---:|---:|---:|"]

@@ -95,6 +95,14 @@ def _forward(method: Any, noisy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, mask
 
 
+def checkpoint_selection(model_pt: Path) -> dict[str, Any]:
+    """The rule that chose the weights of a ``model.pt`` (``summary.selection``; ``last`` when absent)."""
+    import torch
+
+    summary = torch.load(model_pt, map_location="cpu", weights_only=True).get("summary") or {}
+    return summary.get("selection") or {"rule": "last"}
+
+
 def _timings(path: Path) -> dict[str, dict[str, str]]:
     if not path.is_file():
         return {}
@@ -140,11 +148,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _options(argv)
     rows: list[dict[str, Any]] = []
     masks: list[tuple[str, np.ndarray, np.ndarray]] = []
+    selections: dict[str, dict[str, Any]] = {}
     for entry in args.entries:
         if not (Path(args.models) / entry / "model.pt").is_file():
             log.warning("metatest_001: %s has no model (models/%s/model.pt); skipped", entry, entry)
             continue
         method = _load(entry, Path(args.models))
+        selections[entry] = checkpoint_selection(Path(args.models) / entry / "model.pt")
         for testset, cell_dir, pred_dir in real_cells(entry, Path(args.noisy), Path(args.predictions)):
             timings = _timings(pred_dir / "timings.csv")
             for record in read_manifest(cell_dir)["images"]:
@@ -162,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     masks.append((f"{testset}/{record['id']}", np.clip(noisy, 0, 1), mask))
         rows += _validation_rows(entry, method, args)
         del method
+    args.selections = selections
     _write(rows, masks, args)
 
 
@@ -283,6 +294,10 @@ def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) ->
                      f"{s['ssim_before']:.4f} | {s['ssim_after']:.4f} | {s['adapt_seconds']:.2f} |")
     if not rows:
         lines.append("\n(no predictions of the entries on real-noise cells: run their predict stages first)")
+    lines += ["", "Checkpoint each entry was scored with (`select` of its schedule): " + "; ".join(
+        f"`{e}`: {sel['rule']}" + (f" (best step {sel['best_step']}, PSNR {sel['best_psnr']:.3f} on "
+                                  f"{sel['images']} pool crops)" if sel["rule"] == "official" else " (final weights)")
+        for e, sel in getattr(args, "selections", {}).items())]
     lines += paper_comparison(summarise(rows), args.profile)
     write_text_atomic(out / "metatest.md", "\n".join(lines) + "\n")
     _figures(rows, masks, figures)

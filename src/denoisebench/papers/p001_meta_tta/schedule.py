@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from denoisebench.errors import ConfigError
+from denoisebench.papers.p001_meta_tta.selection import SELECTION_RULES
 from denoisebench.validation import reject_unknown_keys
 
 #: Passes per stage-1 epoch by kind of stage 1 (``stage1`` of the method config).
@@ -34,6 +35,9 @@ class MetaSchedule:
     pool: the stage-2 pairs: ``synthetic``, a dataset name, or a list of ``name`` / ``name/split`` items pooled
     together (unbiased sampling over the union) [SIDD-Small + PolyU]; pool_split: the split of a single-name pool;
     pool_limit: first N pairs of each dataset; pool_root: the data root.
+    select: checkpoint selection, ``last`` (final weights) or ``official`` (TTAID's ``model_best.pth``: PSNR after
+    adaptation, soft mask, on ``select_crop`` px centre crops of the first ``select_images`` pool pairs, every
+    ``select_every`` meta-batches; :mod:`.selection`) [official, every 130, crop 128, all pairs].
     seed [12345]; checkpoint_every / log_every: steps; device: auto | cpu | cuda[:N].
     nproc: processes of a data-parallel run under ``torchrun`` (the ``train`` stage relaunches itself; result-neutral:
     ``s1_batch`` and ``s2_batch`` stay the effective batches and must divide by it).
@@ -52,6 +56,10 @@ class MetaSchedule:
     pool_split: str | None = "train"
     pool_limit: int | None = None
     pool_root: str = "data/raw"
+    select: str = "last"
+    select_every: int = 130
+    select_crop: int = 128
+    select_images: int | None = None
     seed: int = 12345
     checkpoint_every: int = 50
     log_every: int = 10
@@ -71,6 +79,12 @@ class MetaSchedule:
                               "'name' / 'name/split' items")
         if self.pool_limit is not None:
             _int("pool_limit", self.pool_limit, 1)
+        if self.select_images is not None:
+            _int("select_images", self.select_images, 1)
+        for name in ("select_every", "select_crop"):
+            _int(name, getattr(self, name), 1)
+        if self.select not in SELECTION_RULES:
+            raise ConfigError(f"train config: select={self.select!r} must be one of {', '.join(SELECTION_RULES)}")
         for name in ("s1_lr", "s2_lr"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
