@@ -60,7 +60,7 @@ def official_modules(folder: str, *names: str, stubs: dict[str, types.ModuleType
         sys.path.remove(str(root))
         tops = {p.stem for p in root.iterdir()}  # the folder's top-level packages and modules
         for key in set(sys.modules) - before:
-            if key.split(".")[0] in tops:
+            if key.split(".")[0] in tops or key in fakes:
                 del sys.modules[key]
         sys.modules.update(saved)
 
