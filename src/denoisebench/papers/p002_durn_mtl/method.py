@@ -28,8 +28,10 @@ from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
 #: Table 2-3 ablation schedule (paper: batch 3, 256 crops, 1e5 iterations; Adam 1e-4 x0.1 at 50 % / 75 % [choice]).
+#: ``augment`` off: each task has its own augmentation (``task_augment``, :mod:`.training`), as the authors' scripts.
 DEFAULT_TRAIN: dict[str, Any] = {"batch_size": 3, "patch_size": 256, "optimizer": "adam", "lr": 1e-4,
-                                 "iterations": 100_000, "milestones": [50_000, 75_000], "gamma": 0.1}
+                                 "iterations": 100_000, "milestones": [50_000, 75_000], "gamma": 0.1,
+                                 "augment": False}
 
 
 @METHODS.register("durn_mtl")
@@ -42,7 +44,7 @@ class DuRNMultiTaskMethod(LearnedMethod):
     display_name = "DuRN-MTL"
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "layout": "R>B>H", "tasks": None, "tv": True, "gap": True, "fusion": True, "cycle": None,
-        "task_noise": None, "l1_weight": 0.75, "ssim_weight": 1.1, "channels": 3, "train": {},
+        "task_noise": None, "task_augment": None, "l1_weight": 0.75, "ssim_weight": 1.1, "channels": 3, "train": {},
     }
     choices = (
         "degradations synthesized from clean images (uniform motion blur, haze on a synthetic smooth depth, rain "
@@ -54,7 +56,7 @@ class DuRNMultiTaskMethod(LearnedMethod):
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
         from denoisebench.papers.p002_durn_mtl.network import parse_layout
-        from denoisebench.papers.p002_durn_mtl.training import DEFAULT_CYCLE, DEFAULT_TASK_NOISE
+        from denoisebench.papers.p002_durn_mtl.training import DEFAULT_CYCLE, DEFAULT_TASK_AUGMENT, DEFAULT_TASK_NOISE
 
         p = merged_config(cls.name, cls.DEFAULTS, config)
         layout = parse_layout(p["layout"])
@@ -69,6 +71,7 @@ class DuRNMultiTaskMethod(LearnedMethod):
         p["layout"] = layout.text
         p["cycle"] = {**DEFAULT_CYCLE, **(p["cycle"] or {})}
         p["task_noise"] = {**DEFAULT_TASK_NOISE, **(p["task_noise"] or {})}
+        p["task_augment"] = {**DEFAULT_TASK_AUGMENT, **(p["task_augment"] or {})}
         for key in ("tv", "gap", "fusion"):
             if not isinstance(p[key], bool):
                 raise ConfigError(f"durn_mtl: {key}={p[key]!r} must be true or false")
@@ -91,7 +94,8 @@ class DuRNMultiTaskMethod(LearnedMethod):
         """The :class:`~.training.TaskCycle` of this configuration."""
         from denoisebench.papers.p002_durn_mtl.training import TaskCycle
 
-        return TaskCycle(self.params["tasks"], self.params["cycle"], self.params["task_noise"], seed)
+        return TaskCycle(self.params["tasks"], self.params["cycle"], self.params["task_noise"], seed,
+                         self.params["task_augment"])
 
     def train(self, train_images: list[np.ndarray], out_dir: Path, *, train_config: Any = None,
               tracking: dict[str, Any] | None = None, callbacks: Sequence[Any] = (), **kwargs: Any) -> Path:
@@ -105,6 +109,10 @@ class DuRNMultiTaskMethod(LearnedMethod):
             cfg = train_config
         else:
             cfg = TrainConfig.from_dict({**DEFAULT_TRAIN, **self.params["train"], **dict(train_config or {})})
+        if cfg.augment:
+            raise ConfigError("durn_mtl: train augment=true would add 8-way flips/rotations to every task; set "
+                              "augment: false (each task has its own augmentation, task_augment, as the authors' "
+                              "scripts: rain horizontal flips, the others none)")
         self.check_channels(train_images)
         schedule = self.schedule(cfg.seed)
         loss_fn = cycle_loss(schedule, self.params["l1_weight"], self.params["ssim_weight"])
