@@ -33,6 +33,7 @@ EXPECTED = {
     # issue 13 (paper 002): restoration sets
     "gopro_test": "GoPro", "gopro_train": "GoPro", "reside_sots_indoor": "RESIDE_SOTS", "reside_its": "RESIDE_ITS",
     "did_mdn_test": "DID-MDN",
+    "did_mdn_train": "DID-MDN",
     "div2k": "DIV2K", "sidd_small": "SIDD_Small",  # paper 001 (issue 12)
 }
 

@@ -8,7 +8,7 @@ import pytest
 from denoisebench.config import Cell
 from denoisebench.errors import ConfigError
 from denoisebench.noise import build_noise, parse_noise_spec
-from denoisebench.noise.degradations import line_kernel, smooth_depth
+from denoisebench.papers.p002_durn_mtl.degradations import line_kernel, smooth_depth
 from denoisebench.synthesis import synthesize_folder
 
 

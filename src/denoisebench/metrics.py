@@ -220,8 +220,6 @@ PROTOCOLS = ProtocolRegistry("metric protocol", loader=load_paper_registrations)
 PROTOCOLS.add("default", DEFAULT_PROTOCOL)  # DnCNN/FFDNet/KAIR and N2N/Ne2Ne/B2U lineages
 PROTOCOLS.add("shave3", Protocol(border=3))  # seed 004 DeepDenoising computePSNR (CONV_CROP=3)
 PROTOCOLS.add("sidd", Protocol(quant="float"))  # MIRNet SIDD sRGB: float; skimage Gaussian SSIM == wang
-PROTOCOLS.add("durn", Protocol(quant="trunc", ssim="skimage_default"))  # DuRN noise (PolyU), GoPro, SOTS
-PROTOCOLS.add("durn_y", Protocol(space="y_opencv", quant="trunc", ssim="skimage_default"))  # DuRN rain, LIVE1 JPEG (issue 13)
 
 
 def get_protocol(name: str) -> Protocol:

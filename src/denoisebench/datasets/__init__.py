@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from denoisebench.datasets.catalog import DATASETS
 from denoisebench.datasets import catalog_real as _catalog_real  # noqa: F401  (registers real-noise sets)
-from denoisebench.datasets import catalog_restoration as _catalog_restoration  # noqa: F401  (issue 13)
 from denoisebench.datasets import demo as _demo  # noqa: F401  (registers the demo set)
 from denoisebench.datasets.cli_helpers import (
     dataset_rows,

@@ -9,7 +9,9 @@ per patch from the task's list, randomness from ``default_rng([seed, step, 11])`
 through the task's path only: the shared encoder, the extra DuRB-Ms below its decoder and the decoder (the other
 parameters get no gradient, so Adam leaves them untouched). Augmentation is the task's own, as the authors' scripts
 (``task_augment``; the generic trainer's 8-way flips/rotations are switched off): horizontal flips for rain, none
-for the others.
+for the others. With ``task_data`` (the paper profile), a task trains on its dataset's real pairs (GoPro, RESIDE
+ITS, DID-MDN: :mod:`.pairs`) or on a clean set degraded as above (DIV2K halved for JPEG) instead of the trainer's
+patches.
 
 The generic trainer synthesises noise from one model per run; here the degradation depends on the step's task,
 so the trainer is given :class:`TaskCycle` (an identity "noise" whose ``params`` carry the cycle and the task
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.errors import ConfigError
+from denoisebench.papers.p002_durn_mtl.pairs import TaskPool
 
 #: Mini-batches per cycle (paper: haze 1, rain 1, blur 3; JPEG 1 [choice]; denoise 1 [beyond the paper]).
 DEFAULT_CYCLE: dict[str, int] = {"haze": 1, "rain": 1, "blur": 3, "jpeg": 1, "denoise": 1}
@@ -44,6 +47,8 @@ DEFAULT_TASK_AUGMENT: dict[str, str] = {"blur": "none", "haze": "none", "rain": 
 AUGMENTATIONS = {"none": lambda patch, rng: patch,
                  "hflip": lambda patch, rng: patch[:, :, ::-1] if rng.random() < 0.5 else patch}
 
+#: Paired test set -> the task (decoder) that restores its real degraded images.
+REAL_SET_TASK: dict[str, str] = {"gopro_test": "blur", "reside_sots_indoor": "haze", "did_mdn_test": "rain"}
 #: Noise-model name of a test cell -> the task (decoder) that restores it; real noise -> denoise.
 NOISE_TASK: dict[str, str] = {"motion_blur": "blur", "haze": "haze", "rain": "rain", "jpeg": "jpeg",
                               "awgn": "denoise", "real": "denoise"}
@@ -60,7 +65,8 @@ class TaskCycle:
     """
 
     def __init__(self, tasks: Sequence[str], cycle: Mapping[str, int], task_noise: Mapping[str, Sequence[str]],
-                 seed: int, task_augment: Mapping[str, str] | None = None) -> None:
+                 seed: int, task_augment: Mapping[str, str] | None = None,
+                 task_data: Mapping[str, Mapping[str, Any]] | None = None, root: str = "data/raw") -> None:
         from denoisebench.noise import build_noise
 
         self.tasks = tuple(tasks)
@@ -80,6 +86,9 @@ class TaskCycle:
             raise ConfigError(f"durn_mtl: task_augment {bad_aug} must be one of {', '.join(AUGMENTATIONS)}")
         self.augment_of = {t: augment[t] for t in self.tasks}
         self.seed = int(seed)
+        # one schedule serves entries of different task sets: the pools of tasks this entry does not train are unused
+        self.task_data = {t: dict(v) for t, v in (task_data or {}).items() if t in self.tasks}
+        self.pools = {t: TaskPool(spec, root) for t, spec in self.task_data.items()}
         self._base = [t for t in self.tasks for _ in range(self.counts[t])]
 
     @property
@@ -92,7 +101,7 @@ class TaskCycle:
         """What the trained weights depend on (hashed by the trainer for resuming)."""
         return {"name": "task_cycle", "tasks": list(self.tasks), "cycle": self.counts,
                 "task_noise": {t: [dict(m.params) for m in self.models[t]] for t in self.tasks},
-                "task_augment": self.augment_of}
+                "task_augment": self.augment_of, "task_data": self.task_data}
 
     def order(self, cycle: int) -> list[str]:
         """The shuffled task order of cycle ``cycle`` (0-based)."""
@@ -109,6 +118,22 @@ class TaskCycle:
         rng = np.random.default_rng([self.seed, step, 13])
         fn = AUGMENTATIONS[self.augment_of[task]]
         return np.ascontiguousarray(np.stack([fn(p, rng) for p in clean]))
+
+    def batch(self, clean: np.ndarray, task: str, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(input, reference) of a step: the task's pool pairs (same batch and crop size as the trainer's clean
+        patches, crops from ``default_rng([seed, step, 17])``) or the trainer's clean patches; then the task's
+        augmentation (shared by input and reference); then, unless the pool gave real inputs, the synthetic
+        degradation."""
+        pool = self.pools.get(task)
+        noisy = None
+        if pool is not None:
+            noisy, clean = pool.sample(len(clean), clean.shape[-1], np.random.default_rng([self.seed, step, 17]))
+        if noisy is None:
+            target = self.augment(clean, task, step)
+            return self.degrade(target, task, step), target
+        both = self.augment(np.concatenate([noisy, clean], axis=1), task, step)
+        c = clean.shape[1]
+        return np.ascontiguousarray(both[:, :c]), np.ascontiguousarray(both[:, c:])
 
     def degrade(self, clean: np.ndarray, task: str, step: int) -> np.ndarray:
         """Degrade a clean (N, C, H, W) batch with ``task``'s models (one spec drawn per patch)."""
@@ -144,8 +169,7 @@ def cycle_loss(schedule: TaskCycle, l1_weight: float, ssim_weight: float) -> Any
     def loss_fn(model: Any, noisy: Any, clean: Any, step: int) -> tuple[Any, dict[str, Any]]:
         task = schedule.task(step)
         full = distributed.gather_batch(clean)
-        target = schedule.augment(full.detach().float().cpu().numpy(), task, step)
-        degraded = schedule.degrade(target, task, step)
+        degraded, target = schedule.batch(full.detach().float().cpu().numpy(), task, step)
         own = distributed.shard(len(degraded), distributed.current())
         x = torch.from_numpy(degraded[own]).to(clean.device, dtype=clean.dtype)
         y = torch.from_numpy(target[own]).to(clean.device, dtype=clean.dtype)
