@@ -18,10 +18,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from official_code import official_modules, reference_dir, report  # noqa: E402
+from official_code import official_modules, reference_dir, report
 
-from denoisebench.papers.p001_meta_tta import meta  # noqa: E402
-from denoisebench.papers.p001_meta_tta.network import MetaTTANet  # noqa: E402
+from denoisebench.papers.p001_meta_tta import meta
+from denoisebench.papers.p001_meta_tta.network import MetaTTANet
 
 reference_dir("TTAID")
 LR = 1e-3

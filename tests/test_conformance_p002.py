@@ -16,10 +16,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from official_code import official_modules, reference_dir, report  # noqa: E402
+from official_code import official_modules, reference_dir, report
 
-from denoisebench.papers.p002_durn_mtl import losses  # noqa: E402
-from denoisebench.papers.p002_durn_mtl.network import ENCODER_BLOCKS, EXTRA_BLOCKS, DuRBM, Encoder  # noqa: E402
+from denoisebench.papers.p002_durn_mtl import losses
+from denoisebench.papers.p002_durn_mtl.network import ENCODER_BLOCKS, EXTRA_BLOCKS, DuRBM, Encoder
 
 reference_dir("6272-code")
 reference_dir("DualResidualNetworks")

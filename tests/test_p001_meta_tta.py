@@ -6,12 +6,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from denoisebench.models import MODELS, count_parameters  # noqa: E402
-from denoisebench.papers.p001_meta_tta import losses  # noqa: E402
-from denoisebench.papers.p001_meta_tta.meta import (  # noqa: E402
-    _heads_forward, head_parameter_count, inner_adapt, lookahead_mask_loss, meta_test, mtl_outer_loss, net_params,
+from denoisebench.models import MODELS, count_parameters
+from denoisebench.papers.p001_meta_tta import losses
+from denoisebench.papers.p001_meta_tta.meta import (
+    _heads_forward,
+    head_parameter_count,
+    inner_adapt,
+    lookahead_mask_loss,
+    meta_test,
+    mtl_outer_loss,
+    net_params,
 )
-from denoisebench.papers.p001_meta_tta.network import MetaTTANet  # noqa: E402
+from denoisebench.papers.p001_meta_tta.network import MetaTTANet
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +234,8 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
     rng = np.random.default_rng(0)
     images = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(2)]
-    schedule = dict(s1_epochs=1, s1_steps=1, s1_batch=1, s1_patch=16, s2_iterations=2, s2_batch=2, s2_patch=16,
-                    pool="synthetic", seed=1, checkpoint_every=1, log_every=1)
+    schedule = {"s1_epochs": 1, "s1_steps": 1, "s1_batch": 1, "s1_patch": 16, "s2_iterations": 2, "s2_batch": 2, "s2_patch": 16,
+                    "pool": "synthetic", "seed": 1, "checkpoint_every": 1, "log_every": 1}
     config = {"inner_steps": 1}
     whole = build_method("meta_tta", config)
     whole.train(images, tmp_path / "whole", train_config=schedule)
@@ -305,20 +311,20 @@ def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tm
     rng = np.random.default_rng(0)
     images = [rng.random((20, 20, 3), dtype=np.float32) for _ in range(2)]
     method = build_method("ridnet_real", {"features": 16, "reduction": 4})
-    method.train(images, tmp_path, train_config=dict(s2_iterations=2, s2_batch=2, s2_patch=16, pool="synthetic",
-                                                     seed=0, checkpoint_every=1, log_every=1))
+    method.train(images, tmp_path, train_config={"s2_iterations": 2, "s2_batch": 2, "s2_patch": 16, "pool": "synthetic",
+                                                     "seed": 0, "checkpoint_every": 1, "log_every": 1})
     assert method.last_result.steps == 2
     out = method.denoise(images[0], DenoiseContext())
     assert out.shape == images[0].shape and np.isfinite(out).all()
     with pytest.raises(ConfigError, match="s1_epochs"):
-        method.train(images, tmp_path / "x", train_config=dict(s1_epochs=1, pool="synthetic"))
+        method.train(images, tmp_path / "x", train_config={"s1_epochs": 1, "pool": "synthetic"})
 
 
 def test_ablation_sets_are_deterministic_centre_crops() -> None:
     import numpy as np
 
-    from denoisebench.papers.p001_meta_tta.ablation import TABLE1, TABLE3, load_pairs
     from denoisebench.methods import build_method
+    from denoisebench.papers.p001_meta_tta.ablation import TABLE1, TABLE3, load_pairs
 
     spec = {"dataset": "demo", "split": "test", "limit": 2, "crop": 40, "noise": "composite"}
     first, again = load_pairs(spec, None, seed=3), load_pairs(spec, None, seed=3)

@@ -162,7 +162,7 @@ def test_training_draws_each_tasks_batches_from_its_pool(tmp_path, monkeypatch) 
     noisy, target = cycle.batch(patches, "rain", 1)
     assert target.shape == noisy.shape == (4, 3, 8, 8) and target.any()
     assert np.allclose(noisy, 1 - target, atol=1.5 / 255)  # the pair's own input, same crop and flip
-    blurred, kept = cycle.batch(patches, "blur", 1)
+    _, kept = cycle.batch(patches, "blur", 1)
     assert np.array_equal(kept, patches)
     method = build_method("durn_mtl", {"layout": "R>B"})
     method.train([rng.random((24, 24, 3), dtype=np.float32)], tmp_path / "m",

@@ -11,8 +11,9 @@ quantisation of the restored output, border crop and the SSIM definition. ``PROT
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 

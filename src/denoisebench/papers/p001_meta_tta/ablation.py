@@ -187,17 +187,17 @@ def _write(rows: list[dict[str, Any]], opts: dict[str, Any]) -> None:
                          f"{r['test']['psnr']:.4f}", f"{r['test']['ssim']:.4f}"])
     write_text_atomic(opts["out"] / "ablation.csv", buf.getvalue())
     lines = [f"# Paper 001: Tables 1 and 3 re-run on a small schedule [{profile}]", "",
-             f"Schedule: `{opts['schedule']}`; inner steps K = {opts.get('inner_steps', OFFICIAL_INNER_STEPS)} (the "
+             (f"Schedule: `{opts['schedule']}`; inner steps K = {opts.get('inner_steps', OFFICIAL_INNER_STEPS)} (the "
              "authors' loop: each of its 5 steps restarts from the original weights; the chained K = 5 of the "
              f"paper's text is the labelled variant row); train "
              f"`{opts['train']}`; Table 1 validation `{opts['val']}` (composite noise: DIV2K-valid stand-in); test "
              f"`{opts['test']}` (Nam stand-in); Table 3 validation: the first {opts.get('val_pool', 2)} pairs of the "
              "meta-transfer pool (the paper's validation split is its training pool). Metric: `ttaid`. Cells: "
              f"reproduced PSNR / SSIM (diff PSNR vs paper) [{profile}]; on CPU schedules only orderings can be "
-             "informative.", "",
-             f"Checkpoint selection of every row: `{opts['schedule'].get('select', 'last')}` (stage-2 rows; "
+             "informative."), "",
+             (f"Checkpoint selection of every row: `{opts['schedule'].get('select', 'last')}` (stage-2 rows; "
              "`official` = the authors' model_best.pth rule, `last` = the final weights; Table 1 rows keep the "
-             "final stage-1 weights, as the authors' stage 2 started from model_149.pth).", ""]
+             "final stage-1 weights, as the authors' stage 2 started from model_149.pth)."), ""]
     for table, (val_key, test_key) in PAPER_SETS.items():
         lines += [f"## {table}", "", "| row | paper val | reproduced val | paper test | reproduced test |",
                   "|---|---:|---:|---:|---:|"]

@@ -26,8 +26,8 @@ this is a no-op.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import torch
 from torch.func import functional_call

@@ -243,11 +243,11 @@ def paper_comparison(summary: Sequence[dict[str, Any]], profile: str) -> list[st
     paper = find_paper("001")
     reported = read_reference_csv(paper.reported_path("references")).to_dict("records")
     lines = ["", f"## Paper (Tables 2-3) beside this run [{profile}]", "",
-             "Reproduced = mean over the set under the `ttaid` protocol (the code's metric). Nam -> CC15 "
+             ("Reproduced = mean over the set under the `ttaid` protocol (the code's metric). Nam -> CC15 "
              "(crops of Nam's images, 512 px, not the paper's 1024 centre crops); validation split -> the "
-             "zero-padded 1024 crops of the PolyU pool (SIDD-Small is not offline).", "",
-             "| paper row | paper set | paper PSNR | paper SSIM | entry | set | reproduced PSNR | reproduced SSIM | "
-             "diff PSNR |", "|---|---|---:|---:|---|---|---:|---:|---:|"]
+             "zero-padded 1024 crops of the PolyU pool (SIDD-Small is not offline)."), "",
+             ("| paper row | paper set | paper PSNR | paper SSIM | entry | set | reproduced PSNR | reproduced SSIM | "
+             "diff PSNR |"), "|---|---|---:|---:|---|---|---:|---:|---:|"]
     for method, entry, when in COMPARISON:
         for testset, stand_in in STAND_INS.items():
             cells = {r["metric"]: float(r["value"]) for r in reported
@@ -277,15 +277,15 @@ def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) ->
         writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})
     write_text_atomic(out / "per_image.csv", buf.getvalue())
     lines = [f"# Paper 001: meta-test per image [{args.profile}]", "",
-             "Before = the trained network's forward pass; after = meta-test (the entry's prediction). Gain = "
+             ("Before = the trained network's forward pass; after = meta-test (the entry's prediction). Gain = "
              f"after - before PSNR per image; the paper counts +{CONTRIBUTION_DB} dB as a contribution. "
              "`val_*_pad1024` rows: the paper's validation protocol (pool images, zero-padded 1024 centre crop, "
              "overlapping the training pool); `polyu` is the clean held-out protocol (test scenes, native 512 px); "
              "`cc15` stands in for Nam. Protocols: `default` (uint8-rounded, Wang SSIM), `ttaid` (the official "
              "code's validate(): float, skimage uniform-7x7 SSIM; before scored unclamped, after clamped to [0,1], "
-             "so its gain includes the clamp's share), `ttaid_clamped` (both clamped: adaptation alone).", "",
-             "| entry | set | protocol | n | PSNR before | PSNR after | gain mean | gain std | min | max | improved | "
-             f">= {CONTRIBUTION_DB} dB | SSIM before | SSIM after | adapt s/img |",
+             "so its gain includes the clamp's share), `ttaid_clamped` (both clamped: adaptation alone)."), "",
+             ("| entry | set | protocol | n | PSNR before | PSNR after | gain mean | gain std | min | max | improved | "
+             f">= {CONTRIBUTION_DB} dB | SSIM before | SSIM after | adapt s/img |"),
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summarise(rows):
         lines.append(f"| `{s['entry']}` | {s['testset']} | {s['protocol']} | {s['n']} | {s['psnr_before']:.3f} | "

@@ -23,8 +23,9 @@ estimate before adaptation and the binarised mask.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,9 +48,9 @@ class MetaTTAMethod(LearnedMethod):
     paper = "meta_tta"
     kind = "meta-learning"
     display_name = "meta-TTA (paper 001)"
-    choices = ("Stage-1 data: CBSD432 crops stand in for DIV2K offline", "meta-transfer pool: PolyU train split "
-               "(SIDD-Small not available offline)")
-    DEFAULTS: dict[str, Any] = {
+    choices = ("Stage-1 data: CBSD432 crops stand in for DIV2K offline", ("meta-transfer pool: PolyU train split "
+               "(SIDD-Small not available offline)"))
+    DEFAULTS: ClassVar[dict[str, Any]] = {
         "architecture": "sequential", "channels": 3, "stage1": "maxl", "stage1_aux": "mrl", "lambda_g": 0.01,
         "stage1_noise": {"name": "composite"}, "stage2": True, "stage2_aux": "mrl", "inner_steps": 5,
         "inner_scope": "heads", "inner_lr": 5e-5, "inner_weight": 10.0, "outer_weight": 10.0, "meta_test": "code",

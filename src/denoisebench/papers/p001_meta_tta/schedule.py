@@ -114,7 +114,7 @@ class MetaSchedule:
         return "s2", step - self.stage1_steps
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "MetaSchedule":
+    def from_dict(cls, values: dict[str, Any] | None) -> MetaSchedule:
         """From a params mapping; unknown keys raise a ConfigError listing the valid ones."""
         values = dict(values or {})
         reject_unknown_keys(cls, values)

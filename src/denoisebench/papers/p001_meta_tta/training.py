@@ -30,8 +30,9 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,6 +109,9 @@ def _optimisers(model: MetaTTANet, schedule: MetaSchedule) -> dict[str, torch.op
             "s1_mask": torch.optim.Adam(model.mask.parameters(), lr=schedule.s1_lr),
             "s2": torch.optim.Adam(model.parameters(), lr=schedule.s2_lr)}
 
+
+#: The rank of a run without ``torchrun``.
+_ONE_PROCESS = distributed.Rank()
 
 #: One training step: ``step_fn(step) -> (logs, patches drawn)``.
 StepFn = Callable[[int], "tuple[dict[str, float], int]"]
@@ -232,7 +236,7 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
          schedule: MetaSchedule, out: Path, device: torch.device, *, meta_info: dict[str, Any],
          data: Sequence[np.ndarray], init_state: dict[str, torch.Tensor] | None, tracking: dict[str, Any] | None,
          callbacks: Sequence[Callable[[int, dict], None]], params: dict[str, Any], counts: dict[str, int],
-         summary: dict[str, Any], rank: distributed.Rank = distributed.Rank(),
+         summary: dict[str, Any], rank: distributed.Rank = _ONE_PROCESS,
          per_rank_batch: dict[str, int | None] | None = None,
          selector: BestSelector | None = None) -> core.TrainResult:
     """The resumable loop shared by both front-ends: resume, steps, logs, checkpoints, ``model.pt`` (files, MLflow
@@ -353,7 +357,7 @@ def _newest_state(paths: Sequence[Path], digest: str, total: int) -> dict[str, A
             continue
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # an unreadable file cannot be resumed from; training restarts
+        except (OSError, RuntimeError, EOFError, ValueError) as exc:  # unreadable: training restarts
             log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
             continue
         if state.get("config_hash") == digest and int(state["step"]) <= total and "optimizers" in state:

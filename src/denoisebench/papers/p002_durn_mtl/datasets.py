@@ -27,14 +27,14 @@ from denoisebench.datasets.catalog import DATASETS
 from denoisebench.datasets.spec import DatasetSpec, FileEntry, Layout
 
 GOPRO_ZIP = FileEntry("GOPRO_Large.zip", "https://cv.snu.ac.kr/~snah/Deblur/dataset/GOPRO_Large.zip", archive=True)
-GOPRO = dict(
-    folder="GoPro", files=(GOPRO_ZIP,), color="rgb",
-    homepage="https://seungjunnah.github.io/Datasets/gopro",
-    license="CC BY 4.0 (official page)",
-    citation="S. Nah, T.H. Kim, K.M. Lee, 'Deep Multi-scale Convolutional Neural Network for Dynamic Scene "
+GOPRO = {
+    "folder": "GoPro", "files": (GOPRO_ZIP,), "color": "rgb",
+    "homepage": "https://seungjunnah.github.io/Datasets/gopro",
+    "license": "CC BY 4.0 (official page)",
+    "citation": "S. Nah, T.H. Kim, K.M. Lee, 'Deep Multi-scale Convolutional Neural Network for Dynamic Scene "
              "Deblurring', CVPR 2017",
-    source="official GoPro page: GOPRO_Large.zip (URL unverified offline)",
-)
+    "source": "official GoPro page: GOPRO_Large.zip (URL unverified offline)",
+}
 for split, count, role in (("test", "1,111", "test"), ("train", "2,103", "train")):
     DATASETS.add(f"gopro_{split}", DatasetSpec(
         name=f"gopro_{split}",
@@ -66,14 +66,14 @@ DATASETS.add("reside_its", DatasetSpec(
     citation=RESIDE_CITE, source="official RESIDE page (no stable direct URL)",
     notes="Download ITS from the official page into <root>/RESIDE_ITS/.",
 ))
-DID_MDN = dict(
-    folder="DID-MDN", files=(FileEntry("DID-MDN-datasets.zip", None, archive=True),), color="rgb",
-    homepage="https://github.com/hezhangsprinter/DID-MDN",
-    license="terms of the official repository (research use; cite the paper)",
-    citation="H. Zhang, V.M. Patel, 'Density-aware Single Image De-raining using a Multi-stream Dense Network', "
+DID_MDN = {
+    "folder": "DID-MDN", "files": (FileEntry("DID-MDN-datasets.zip", None, archive=True),), "color": "rgb",
+    "homepage": "https://github.com/hezhangsprinter/DID-MDN",
+    "license": "terms of the official repository (research use; cite the paper)",
+    "citation": "H. Zhang, V.M. Patel, 'Density-aware Single Image De-raining using a Multi-stream Dense Network', "
              "CVPR 2018",
-    source="official repository README (Google Drive link; no stable direct URL)",
-)
+    "source": "official repository README (Google Drive link; no stable direct URL)",
+}
 DATASETS.add("did_mdn_test", DatasetSpec(
     name="did_mdn_test",
     description="DID-MDN test: 1,201 rainy | clean image pairs stored side by side (pix2pix layout)",

@@ -18,8 +18,9 @@ with the entry's ``evaluate_on`` patterns (params.yaml); a cell of an untrained 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,10 +49,10 @@ class DuRNMultiTaskMethod(LearnedMethod):
         "task_noise": None, "task_augment": None, "l1_weight": 0.75, "ssim_weight": 1.1, "channels": 3, "train": {},
     }
     choices = (
-        "degradations synthesized from clean images (uniform motion blur, haze on a synthetic smooth depth, rain "
-        "streaks, PIL JPEG) instead of GoPro / RESIDE / DID-MDN / DIV2K (method-specs 2.9)",
-        "DuRB-M internals, encoder kernel sizes and extra-block kernels from 6272code/6272-code; loss and optimiser "
-        "from DuRN (the paper's supplementary material is missing)",
+        ("degradations synthesized from clean images (uniform motion blur, haze on a synthetic smooth depth, rain "
+        "streaks, PIL JPEG) instead of GoPro / RESIDE / DID-MDN / DIV2K (method-specs 2.9)"),
+        ("DuRB-M internals, encoder kernel sizes and extra-block kernels from 6272code/6272-code; loss and optimiser "
+        "from DuRN (the paper's supplementary material is missing)"),
     )
 
     @classmethod
