@@ -165,7 +165,7 @@ def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
         entries = entry.get("entries")
         if entries is not None and (not isinstance(entries, list) or not all(isinstance(e, str) for e in entries)):
             raise ConfigError(f"params.yaml: {where}.entries={entries!r} must be a list of entry-name patterns "
-                              "(e.g. ['noisy', 'durn_*'])")
+                              "(e.g. ['noisy', 'dncnn_*'])")
         for noise in entry["noise"]:
             if str(noise) == REAL_NOISE and repeats != 1:
                 raise ConfigError(f"params.yaml: {where}: repeats={repeats} needs synthetic noise; real noise has "
