@@ -14,9 +14,8 @@ import re
 import types
 from argparse import Namespace
 
-import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from official_code import official_modules, reference_dir, report
 

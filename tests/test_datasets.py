@@ -79,7 +79,8 @@ def test_checksum_files_match_mirror_and_declared_files(shared_data: Path) -> No
 
 
 def test_train_sets_exclude_test_images() -> None:
-    stems = lambda name: {PurePosixPath(f.path).stem for f in get_spec(name).files}
+    def stems(name):
+        return {PurePosixPath(f.path).stem for f in get_spec(name).files}
     assert len(stems("cbsd432")) == 432 and not stems("cbsd432") & stems("cbsd68")
 
 

@@ -14,13 +14,12 @@ See docs/noise.md for every model, its parameters and defaults.
 from __future__ import annotations
 
 # Importing the model modules registers them in NOISE_MODELS.
-from denoisebench.noise import cbdnet, gaussian, gunawan, jpeg, poisson  # noqa: F401
+from denoisebench.noise import cbdnet, gaussian, jpeg, poisson  # noqa: F401
 from denoisebench.noise.base import NOISE_MODELS, NoiseModel, Param
 from denoisebench.noise.cbdnet import BAYER_PATTERNS, CBDNetNoise
 from denoisebench.noise.crf import CRFTables, load_crf_tables, nearest_lookup
 from denoisebench.noise.factory import add_noise, build_noise, derive_seed
 from denoisebench.noise.gaussian import AWGN, HeteroGaussian
-from denoisebench.noise.gunawan import Composite, SaltPepper, Speckle
 from denoisebench.noise.jpeg import JPEG, jpeg_roundtrip
 from denoisebench.noise.poisson import Poisson, PoissonGaussian
 from denoisebench.noise.spec import NoiseSpec, parse_noise_spec
@@ -32,15 +31,12 @@ __all__ = [
     "NOISE_MODELS",
     "CBDNetNoise",
     "CRFTables",
-    "Composite",
     "HeteroGaussian",
     "NoiseModel",
     "NoiseSpec",
     "Param",
     "Poisson",
     "PoissonGaussian",
-    "SaltPepper",
-    "Speckle",
     "add_noise",
     "build_noise",
     "derive_seed",

@@ -162,7 +162,10 @@ def build_report(params: dict[str, Any], noisy: Path, predictions: Path, scores:
     entries = _entries(params)
     scorer = Scorer(noisy, predictions)
     reported = _reported(reported_csv) if reported_csv.is_file() else {}
-    tag = lambda e: f" `[{_profile(scores, e)}]`" if _profile(scores, e) != "paper" else ""
+
+    def tag(e: str) -> str:
+        return f" `[{_profile(scores, e)}]`" if _profile(scores, e) != "paper" else ""
+
     out = ["# Paper 002 report: DuRB-M multi-task restoration", "",
            ("Protocols (method-specs 5(e), the DuRN code): blur and haze on RGB, rain and JPEG on Y (OpenCV full "
            "range), restored outputs truncated to uint8, SSIM with scikit-image defaults. **Test sets are offline "
