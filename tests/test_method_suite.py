@@ -89,7 +89,7 @@ def _train(entry: str, tmp_path: Path, trained: dict[str, Path]) -> Path:
     method = build_method(name, _config(entry, tmp_path, trained))
     schedule = WITHOUT_ENTRY.get(entry) or PARAMS["train"][entry]["demo"]
     settings = {k: v for k, v in schedule.items() if k not in DATA_KEYS}
-    settings = {**type(method).short_schedule(settings, STEPS), "device": "cpu", "progress": False}
+    settings = {**type(method).short_schedule(settings, STEPS), "device": "cpu"}
     channels = int(method.config.get("channels", 3)) if hasattr(method, "config") else 3
     size = max(64, int(settings.get("patch_size") or settings.get("s1_patch") or 64) + 16)
     method.train(_images(channels, size, 0), tmp_path / entry, train_config=settings, tracking=None)

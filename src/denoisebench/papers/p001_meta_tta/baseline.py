@@ -47,6 +47,20 @@ class RIDNetRealMethod(LearnedMethod):
             raise ConfigError(f"{cls.name}: train={p['train']!r} must be a mapping of schedule keys")
         return p
 
+    @classmethod
+    def short_schedule(cls, settings: dict[str, Any], steps: int) -> dict[str, Any]:
+        """``steps`` meta-batches of L1 training on the synthetic pool (no pre-training stage; a speed check has no
+        paired real-noise data)."""
+        from denoisebench.papers.p001_meta_tta.schedule import SYNTHETIC_POOL
+
+        return {**settings, "s1_epochs": 0, "s2_iterations": steps, "pool": SYNTHETIC_POOL,
+                "checkpoint_every": steps + 1, "log_every": max(1, steps // 10)}
+
+    @classmethod
+    def schedule_steps(cls, settings: dict[str, Any]) -> int | None:
+        """Its optimiser steps: the stage-2 meta-batches."""
+        return settings.get("s2_iterations")
+
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:
         from denoisebench.papers.p001_meta_tta.ridnet import RIDNet
