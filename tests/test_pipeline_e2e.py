@@ -152,6 +152,8 @@ def _run_demo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tupl
            "GIT_COMMITTER_EMAIL": "ci@example.invalid", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env["DENOISEBENCH_TRACKING"] = "1"
     env["PYTHONPATH"] = str(work / "src")  # the copy's own sources run (the tests below edit them)
+    # ... so the mirror beside the installed checkout is not beside the copy: name it
+    env["DENOISEBENCH_MIRROR"] = str(repo_root.parent / "shared" / "data")
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("DENOISEBENCH_ROOT", None)
     _run(["git", "init", "-q"], work, env)
