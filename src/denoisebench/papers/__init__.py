@@ -32,6 +32,23 @@ __path__ = [*__path__, *(p for p in os.environ.get(PAPER_PATH_ENV, "").split(os.
 
 
 @dataclass(frozen=True)
+class OfficialCheck:
+    """One component of a paper's code held to the authors' official code (same weights in, same numbers out).
+
+    Attributes:
+        component: what was compared (``"MAXL look-ahead mask gradient"``).
+        official: the official file (and function/class), relative to ``../shared/reference/``.
+        commit: the official repository's commit the file was taken at.
+        max_difference: the largest absolute difference measured, with its precision (``"0 (float64)"``).
+    """
+
+    component: str
+    official: str
+    commit: str
+    max_difference: str
+
+
+@dataclass(frozen=True)
 class Paper:
     """What the benchmark knows about one paper, declared in its package.
 
@@ -51,6 +68,8 @@ class Paper:
         shave3: the page shows 3-px-shaved PSNR beside the whole-image one.
         note: a caveat shown near the top of the page.
         links: (label, path relative to ``reports/papers/``) of outputs the paper's stages write.
+        official_checks: components of the paper's code checked against the authors' official code; the page
+            shows them and qualifies the rows of the paper's own entries as "checked against official code".
         package: the package's module name (set by discovery).
     """
 
@@ -67,6 +86,7 @@ class Paper:
     shave3: bool = False
     note: str = ""
     links: tuple[tuple[str, str], ...] = ()
+    official_checks: tuple[OfficialCheck, ...] = ()
     package: str = ""
 
     @property

@@ -7,7 +7,9 @@ per-image meta-test), the resumable training loop (:mod:`.training`, schedule :m
 trained on the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
 """
 
-from denoisebench.papers import Paper
+from denoisebench.papers import OfficialCheck, Paper
+
+_TTAID = "f39ed06e562cfb12372299bf908b627c43585595"
 
 PAPER = Paper(
     number="001",
@@ -32,4 +34,15 @@ PAPER = Paper(
            ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
            ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png"),
            ("Tables 1 and 3 re-run on a small schedule (every row)", "../paper_001/ablation/ablation.md")),
+    # Run beside the authors' code on CPU, same weights in both, float64 (the conformance tests hold them).
+    official_checks=(
+        OfficialCheck("RestorationNet and MaskNet forward",
+                      "TTAID/modules/components/real_denoiser/restoration_net.py, mask_net.py", _TTAID, "0 (float64)"),
+        OfficialCheck("MAXL look-ahead mask gradient", "TTAID/modules/models/real_denoiser.py "
+                      "(RealDenoiserBase.train_one_epoch)", _TTAID, "0 (float64)"),
+        OfficialCheck("one meta-transfer step (the official loop, effective K = 1)", "TTAID/modules/models/"
+                      "real_denoiser.py (RealDenoiserMetaTransfer.train_one_epoch)", _TTAID, "0 (float64)"),
+        OfficialCheck("meta-test (per-image adaptation) output", "TTAID/modules/models/real_denoiser.py "
+                      "(RealDenoiserMetaTransfer.validate)", _TTAID, "0 (float64)"),
+    ),
 )

@@ -6,7 +6,9 @@ protocols, the 4-task row, the denoising extension, parameters per layout, the f
 blur, haze, rain; JPEG) are core noise models (``denoisebench.noise.degradations``). Choices: docs/methods.md.
 """
 
-from denoisebench.papers import Paper
+from denoisebench.papers import OfficialCheck, Paper
+
+_CODE_6272 = "6ac65a6d974002ea1d31feaac7a948d2bd427926"
 
 PAPER = Paper(
     number="002",
@@ -45,4 +47,11 @@ PAPER = Paper(
     links=(("Report: Tables 2-3 under the DuRN protocols, 4 tasks, denoising, parameters per layout",
             "../paper_002/report/report.md"),
            ("Figure: degraded / restored / clean per task", "../paper_002/figures/report/restoration.png")),
+    # Run beside the authors' code on CPU, same weights in both, float64 (the conformance tests hold them).
+    official_checks=(
+        OfficialCheck("DuRB-M blocks (TV + GAP attention)", "6272-code/pietorch/DuRBs.py, N_modules.py", _CODE_6272,
+                      "0 (float64)"),
+        OfficialCheck("encoder", "6272-code/pietorch/M_DuRN.py (EnDNet)", _CODE_6272, "0 (float64)"),
+        OfficialCheck("SSIM loss", "6272-code/pietorch/pytorch_ssim/__init__.py", _CODE_6272, "0 (float64)"),
+    ),
 )
