@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.tables import load_results
-from denoisebench.tables import write_paper_tables
+from denoisebench.tables import load_results, write_paper_tables
 from denoisebench.tables.summary import _cells, comparisons, headline, write_summary
 from denoisebench.training.curves import CurveLog
 

@@ -119,10 +119,9 @@ def test_resumed_run_is_a_new_linked_run(store: str, monkeypatch: pytest.MonkeyP
 
 
 def test_failed_block_marks_run_failed(store: str) -> None:
-    with pytest.raises(RuntimeError):
-        with tracked_run("train", "dncnn", None, {}) as run:
-            run_id = run.run_id
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("train", "dncnn", None, {}) as run:
+        run_id = run.run_id
+        raise RuntimeError("boom")
     assert client(store).get_run(run_id).info.status == "FAILED"
 
 
@@ -196,9 +195,8 @@ def test_runs_of_one_dvc_experiment_share_a_parent(store: str, monkeypatch: pyte
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
     with tracked_run("train", "dncnn", "demo", {}) as train:
         pass
-    with pytest.raises(RuntimeError):
-        with tracked_run("predict", "dncnn", None, {}) as predict:
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("predict", "dncnn", None, {}) as predict:
+        raise RuntimeError("boom")
     monkeypatch.setenv("DVC_EXP_NAME", "exp-y")
     with tracked_run("train", "dncnn", "demo", {}) as other:
         pass
@@ -261,9 +259,8 @@ def test_deferred_runs_are_replayed_into_the_store_with_everything_they_logged(
         first.log_dataset("demo", "ab" * 32, "/data/demo", "training", {"images": 3})
     with tracked_run("train", "dncnn", "demo", {"train": {"lr": 0.001}}, resumed_from=(first.run_id, 1)) as second:
         second.log_metrics({"loss": 0.3}, step=3)
-    with pytest.raises(RuntimeError):
-        with tracked_run("predict", "bm3d", None, {}):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("predict", "bm3d", None, {}):
+        raise RuntimeError("boom")
     killed = journal_root(tmp_path) / ("f" * 32)  # a journal whose process died before its end record
     killed.mkdir()
     start = {"time": 1, "op": "start", "pid": 2 ** 22 + 12345, "host": os.uname().nodename, "run_name": "x",
@@ -312,3 +309,22 @@ def test_processes_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path: Pa
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
     assert len({out.strip() for out, _ in outs}) == 1  # one experiment, created once
     assert (tmp_path / "fresh" / "mlflow.db.lock").is_file()
+
+
+def test_experiment_opens_on_training_runs_and_runs_carry_their_paper(store: str) -> None:
+    """MLflow 3 shows a GenAI overview unless the experiment is a model-training one; ``paper`` filters runs."""
+    with tracked_run("score", "liu_separate_s25", None, {}) as own, tracked_run("score", "bm3d", None, {}) as zoo:
+        pass
+    c = client(store)
+    experiment = c.get_experiment_by_name(tracking.EXPERIMENT_NAME)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert c.get_run(own.run_id).data.tags["paper"] == "semantic_denoise"
+    assert c.get_run(zoo.run_id).data.tags["paper"] == "baseline"
+    found = c.search_runs([experiment.experiment_id], filter_string="tags.paper = 'semantic_denoise'")
+    assert [r.info.run_id for r in found] == [own.run_id]
+
+
+def test_a_parent_created_for_a_replayed_child_starts_with_it(store: str) -> None:
+    c, experiment_id = tracking.open_store(store)
+    parent = tracking.group_parent(c, experiment_id, "exp-late", start_time=1_000_000)
+    assert c.get_run(parent).info.start_time == 1_000_000
