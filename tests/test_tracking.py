@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -88,9 +89,9 @@ def test_run_and_resumed_run(store: str, tmp_path: Path, monkeypatch: pytest.Mon
     assert {"note.txt", "images/sample.png"} <= artifacts
     assert Path(store[len("sqlite:///"):]).with_name("mlartifacts").is_dir()  # artifacts beside the store
 
-    with pytest.warns(UserWarning, match="param 'seed' was logged as '0'"):
-        with tracked_run("train", "dncnn", "demo", params) as again:
-            again.log_params({"seed": 1, "train": {"lr": 0.001}, "extra": "new"})
+    with pytest.warns(UserWarning, match="param 'seed' was logged as '0'"), \
+            tracked_run("train", "dncnn", "demo", params) as again:
+        again.log_params({"seed": 1, "train": {"lr": 0.001}, "extra": "new"})
     got = c.get_run(again.run_id)
     assert got.data.params["seed"] == "0" and got.data.params["extra"] == "new"
 
@@ -126,15 +127,15 @@ def test_failed_block_marks_run_failed(store: str) -> None:
 
 
 def test_resume_from_unknown_run_still_links(store: str) -> None:
-    with pytest.warns(UserWarning, match="not found"):
-        with tracked_run("train", "dncnn", None, {"a": 1}, resumed_from=("0" * 32, 5)) as run:
-            assert run.run_id != "0" * 32
+    with pytest.warns(UserWarning, match="not found"), \
+            tracked_run("train", "dncnn", None, {"a": 1}, resumed_from=("0" * 32, 5)) as run:
+        assert run.run_id != "0" * 32
     got = client(store).get_run(run.run_id)
     assert got.data.params == {"a": "1"} and got.data.tags["resumed_from"] == "0" * 32
 
 
 class _Noise:
-    params = {"name": "awgn", "sigma": 25}
+    params: ClassVar[dict[str, object]] = {"name": "awgn", "sigma": 25}
 
     def apply(self, img, rng):
         return img + 0.1 * rng.standard_normal(img.shape).astype(np.float32)

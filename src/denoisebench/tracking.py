@@ -271,11 +271,13 @@ def _experiment_id(client: Any, uri: str) -> str:
     if experiment is None:
         try:
             client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root(uri), tags=EXPERIMENT_TAGS)
-        except Exception:  # another process created it meanwhile
-            pass
+        except Exception as exc:  # noqa: BLE001 (another process may have created it meanwhile: looked up below)
+            failure: Exception | None = exc
+        else:
+            failure = None
         experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
         if experiment is None:
-            raise RuntimeError(f"MLflow store {uri}: could not create the experiment {EXPERIMENT_NAME!r}")
+            raise RuntimeError(f"MLflow store {uri}: could not create the experiment {EXPERIMENT_NAME!r}") from failure
     for key, value in EXPERIMENT_TAGS.items():  # stores made before the tag existed
         if experiment.tags.get(key) != value:
             client.set_experiment_tag(experiment.experiment_id, key, value)

@@ -17,10 +17,10 @@ import importlib
 import os
 import pkgutil
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from denoisebench.errors import ConfigError, UnknownNameError
 from denoisebench.registry import Registry
@@ -28,7 +28,7 @@ from denoisebench.registry import Registry
 PACKAGE_NAME = re.compile(r"^p(\d{3})_([a-z0-9_]+)$")
 PAPER_PATH_ENV = "DENOISEBENCH_PAPER_PATH"
 
-__path__ = [*__path__, *(p for p in os.environ.get(PAPER_PATH_ENV, "").split(os.pathsep) if p)]  # noqa: F821
+__path__ = [*__path__, *(p for p in os.environ.get(PAPER_PATH_ENV, "").split(os.pathsep) if p)]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +153,7 @@ def reproduced_cell(records: list[dict[str, Any]], entries: list[str], ctx: Cont
         dec = decimals_of(r["printed"])
         values.append(fmt(value, dec))
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        delta = fmt_delta(value - float(r["value"]), dec) if numeric and value == value else MISSING
+        delta = fmt_delta(value - float(r["value"]), dec) if numeric and not math.isnan(value) else MISSING
         if delta != MISSING:
             copied = COPIED_PHRASE in str(r.get("notes") or "").lower()
             delta += ("\\*" if r.get("suspect") else "") + ("†" if copied else "")

@@ -259,15 +259,15 @@ def _as_lists(mapping: Mapping[str, str | Sequence[str]] | None) -> dict[str, li
 def _head(key: str, info: dict[str, Any], n_records: int, options: Paper) -> str:
     """Title, sources, how-to-read paragraph and the paper's note."""
     head = [f"# {info['number']} · {key}: {info.get('title') or ''}\n\n",
-            f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
-            f"`{info.get('csv_path') or 'references/' + info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n",
-            "How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
-            "its second best). *Reproduced* cells come from `results/` for methods mapped in "
-            "the paper's declaration (`PAPER.method_map`; the first listed entry with a result for the cell): "
-            "`value (Δ reproduced − reported)`, tagged with the entry when a method lists several, with the "
-            "profile when it is not `paper`, with `n/N img` when fewer images than the full set were used and "
-            "with `crop N` when the result comes from centre crops. "
-            f"`{MISSING}` = not reproduced (not mapped, not run, or not evaluated on that test set/noise).",
+            (f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
+             f"`{info.get('csv_path') or 'references/' + info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n"),
+            ("How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
+             "its second best). *Reproduced* cells come from `results/` for methods mapped in the paper's "
+             "declaration (`PAPER.method_map`; of the listed entries with a result for the cell, the one with the "
+             "strongest evidence, see the Summary): `value (Δ reproduced − reported)`, tagged with the entry when a "
+             "method lists several, with the profile when it is not `paper`, with `n/N img` when fewer images than "
+             "the full set were used and with `crop N` when the result comes from centre crops. "
+             f"`{MISSING}` = not reproduced (not mapped, not run, or not evaluated on that test set/noise)."),
             " The `shave3` columns give PSNR with 3 border pixels cropped (the paper's released code does this; "
             "the paper states whole-image PSNR).\n\n" if options.shave3 else "\n\n"]
     if options.note:
