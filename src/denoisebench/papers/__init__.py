@@ -70,6 +70,9 @@ class Paper:
         links: (label, path relative to ``reports/papers/``) of outputs the paper's stages write.
         official_checks: components of the paper's code checked against the authors' official code; the page
             shows them and qualifies the rows of the paper's own entries as "checked against official code".
+        summary_extra: ``"module:function"`` (relative to the package) adding to the page's Summary the numbers a
+            paper stage computed outside the results tree (e.g. on stand-in test sets); called with the pages
+            folder (``reports/papers``) and the loaded results, returns markdown ("" when there is nothing).
         package: the package's module name (set by discovery).
     """
 
@@ -87,6 +90,7 @@ class Paper:
     note: str = ""
     links: tuple[tuple[str, str], ...] = ()
     official_checks: tuple[OfficialCheck, ...] = ()
+    summary_extra: str = ""
     package: str = ""
 
     @property
@@ -106,13 +110,17 @@ class Paper:
         lists = [*self.method_map.values(), *self.extra_rows.values()]
         return list(dict.fromkeys(e for entries in lists for e in entries))
 
+    def function(self, spec: str) -> Callable[..., Any]:
+        """The function ``"module:function"`` of this package."""
+        module, _, function = spec.partition(":")
+        return getattr(importlib.import_module(f"{self.package}.{module}"), function)
+
     def stage(self, name: str) -> Callable[..., Any]:
         """The function of the paper stage ``name``."""
         if name not in self.stages:
             valid = ", ".join(sorted(self.stages)) or "(none)"
             raise UnknownNameError(f"paper {self.number} ({self.key}) has no stage {name!r}; valid stages: {valid}")
-        module, _, function = self.stages[name].partition(":")
-        return getattr(importlib.import_module(f"{self.package}.{module}"), function)
+        return self.function(self.stages[name])
 
 
 def _as_entry_lists(mapping: Mapping[str, str | tuple[str, ...] | list[str]], where: str) -> dict[str, tuple[str, ...]]:

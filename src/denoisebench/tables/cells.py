@@ -66,7 +66,10 @@ def _missing_reason(entries: list[str], testset: str, noise: str, results: Resul
         for choice in entry.choices:
             if choice.startswith(prefix):
                 return "skipped: " + choice[len(prefix):]
-    return "not evaluated on that test set and noise"
+    if not any(name == testset or spec.get("dataset") == testset for entry in ran
+               for name, spec in [*((n, entry.set_spec(n)) for n in entry.metrics)]):
+        return NO_RESULT + testset
+    return f"not evaluated on {testset} with that noise"
 
 
 def paper_cells(paper: Paper, records: Sequence[Mapping[str, Any]], results: ResultSet) -> list[PaperCell]:
@@ -107,10 +110,24 @@ def counts(cells: Sequence[PaperCell]) -> dict[str, int]:
             "missing": status["missing"], **{f"class_{k}": n for k, n in sorted(classes.items())}}
 
 
+NO_RESULT = "no result on "
+
+
 def _reasons(cells: Sequence[PaperCell], status: str) -> str:
-    """``"20 short schedule (`quick`), 4 on 4 images of the test set"`` for the cells of ``status``."""
-    reasons = Counter(c.verdict.why for c in cells if c.verdict.status == status)
-    return ", ".join(f"{n} {why}" for why, n in reasons.most_common())
+    """``"20 short schedule (`quick`), 4 no result on their test set (nam, sidd_val)"`` for the cells of
+    ``status`` (the test sets without results are gathered in one reason)."""
+    reasons: Counter[str] = Counter()
+    sets: dict[str, None] = {}
+    for c in cells:
+        if c.verdict.status != status:
+            continue
+        why = c.verdict.why
+        if why.startswith(NO_RESULT):
+            sets[why[len(NO_RESULT):]] = None
+            why = NO_RESULT + "their test set"
+        reasons[why] += 1
+    return ", ".join(f"{n} {why}" + (f" ({', '.join(sets)})" if why == NO_RESULT + "their test set" else "")
+                     for why, n in reasons.most_common())
 
 
 def status_line(cells: Sequence[PaperCell]) -> str:

@@ -275,7 +275,8 @@ def _head(key: str, info: dict[str, Any], n_records: int, options: Paper) -> str
     return "".join(head)
 
 
-def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, results: ResultSet) -> str:
+def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, results: ResultSet,
+                      pages: Path | None = None) -> str:
     """The markdown of one paper's page.
 
     Args:
@@ -283,12 +284,16 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
         info: its ``papers.yaml`` entry (tables, table notes, missing tables, venue), merged over the declaration.
         references: its reported numbers (DataFrame).
         results: the loaded results tree.
+        pages: the folder the page is written to (``reports/papers``), for the paper's ``summary_extra``.
     """
     key, options, extra_rows = paper.key, paper, paper.extra_rows
     lists = _as_lists(paper.method_map)
     ctx = Context(mapping=lists, results=results, shave3=options.shave3)
     records = _records(references)
-    parts = [_head(key, info, len(records), options), _summary(paper, records, ctx), "\n"]
+    parts = [_head(key, info, len(records), options), _summary(paper, records, ctx)]
+    if paper.summary_extra and pages is not None:
+        parts.append(paper.function(paper.summary_extra)(pages, results))
+    parts.append("\n")
     if paper.official_checks:
         parts.append(_official_section(paper))
     notes = info.get("table_notes") or {}
@@ -354,7 +359,7 @@ def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_
         refs = read_reference_csv(csv_path)
         _check_methods(Path(paper.package.replace(".", "/")), paper.key, paper.method_map, refs, csv_path.name)
         path = out / page_name(info)
-        write_text_atomic(path, render_paper_page(paper, info, refs, results))
+        write_text_atomic(path, render_paper_page(paper, info, refs, results, out))
         written.append(path)
         index_rows.append(_index_row(paper, info, _records(refs), results))
     index = ("# Papers: reported vs reproduced\n\n" + tolerance_text() + " " + classes_text() + "\n\n"

@@ -22,6 +22,7 @@ PAPER = Paper(
     code=("method", "baseline"),
     networks=("network", "ridnet"),
     stages={"metatest": "metatest:main", "ablation": "ablation:main"},
+    summary_extra="page_summary:summary_extra",
     note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "
          "crops of Nam's images) and PolyU test (scenes disjoint from the PolyU-train meta-transfer pool) stand in, "
          "so the mapped Nam cells below stay empty: the meta-test report (first link) puts the reproduced numbers "
