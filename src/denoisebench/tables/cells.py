@@ -69,7 +69,7 @@ def _missing_reason(entries: list[str], testset: str, noise: str, results: Resul
     if not any(name == testset or spec.get("dataset") == testset for entry in ran
                for name, spec in [*((n, entry.set_spec(n)) for n in entry.metrics)]):
         return NO_RESULT + testset
-    return f"not evaluated on {testset} with that noise"
+    return f"no {result_noise_label(noise)} result on {testset}"
 
 
 def paper_cells(paper: Paper, records: Sequence[Mapping[str, Any]], results: ResultSet) -> list[PaperCell]:
