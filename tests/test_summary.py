@@ -70,12 +70,24 @@ def test_summary_files_count_as_the_pages(results: Path, tmp_path: Path) -> None
         assert n["reproduced"] + n["computed"] == sum(r["number"] == paper[1:] for r in rows)
         assert sum(v for k, v in n.items() if k.startswith("class_")) == n["reproduced"] + n["computed"]
     assert summary["papers"]["p003"]["class_classical"] >= 1
+    for paper, n in summary["papers"].items():  # one file per paper for `dvc metrics show -R`, the same counts
+        assert json.loads((out / "papers" / f"{paper}.json").read_text()) == n
     assert {"reported", "reproduced", "paper", "cell", "evidence", "verdict"} <= set(rows[0])
 
 
 def test_summary_headline_without_results(tmp_path: Path) -> None:
     (tmp_path / "results").mkdir()
     assert headline([], load_results(tmp_path / "results")) == {"papers": {}, "psnr": {}}
+
+
+def test_training_curves_in_one_file_name_their_entry_and_paper(results: Path, tmp_path: Path) -> None:
+    curves = results / "curves"
+    CurveLog(curves / "bm3d.csv")(10, {"loss": 0.5, "lr": 0.001})
+    CurveLog(curves / "unscored.csv")(5, {"loss": 0.25})
+    write_summary(results, REFS, tmp_path / "summary")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "summary" / "training_curves.csv").read_text())))
+    assert rows == [{"paper": "baseline", "entry": "bm3d", "profile": "quick", "step": "10", "loss": "0.5"},
+                    {"paper": "?", "entry": "unscored", "profile": "?", "step": "5", "loss": "0.25"}]
 
 
 def test_curve_log_continues_a_resumed_run_and_restarts_a_new_one(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from denoisebench.papers import Paper
 from denoisebench.references import result_noise_label
-from denoisebench.tables.evidence import MISSING_CELL, Verdict, best_match, judge
+from denoisebench.tables.evidence import CLASSES, MISSING_CELL, Verdict, best_match, judge
 from denoisebench.tables.loader import ResultSet
 
 PREFERRED_METRIC = "psnr"
@@ -103,11 +103,12 @@ def paper_cells(paper: Paper, records: Sequence[Mapping[str, Any]], results: Res
 
 
 def counts(cells: Sequence[PaperCell]) -> dict[str, int]:
-    """``cells``, ``reproduced``, ``computed``, ``missing`` and one count per evidence class (``class_<key>``)."""
+    """``cells``, ``reproduced``, ``computed``, ``missing`` and, per evidence class, the cells with a value of that
+    class (``class_<key>``, 0 included so that every paper has the same keys)."""
     status = Counter(c.verdict.status for c in cells)
     classes = Counter(c.verdict.cls.key for c in cells if c.verdict.cls is not None and c.verdict.value is not None)
     return {"cells": len(cells), "reproduced": status["reproduced"], "computed": status["computed"],
-            "missing": status["missing"], **{f"class_{k}": n for k, n in sorted(classes.items())}}
+            "missing": status["missing"], **{f"class_{c.key}": classes[c.key] for c in CLASSES}}
 
 
 NO_RESULT = "no result on "

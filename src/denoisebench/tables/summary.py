@@ -1,6 +1,7 @@
 """Compact comparison files for experiments: ``results/summary/summary.json`` (per paper the counts of its page's
-Summary line, per entry its mean PSNR) and ``results/summary/reported_vs_reproduced.csv`` (one row per reported
-average cell with a benchmark value, the data of ``dvc plots``' reported-vs-reproduced scatter).
+Summary line, per entry its mean PSNR), ``results/summary/reported_vs_reproduced.csv`` (one row per reported
+average cell with a benchmark value, the data of ``dvc plots``' reported-vs-reproduced scatter) and
+``results/summary/training_curves.csv`` (every entry's loss curve in one file, the data of the training plot).
 
 Both come from :func:`denoisebench.tables.cells.paper_cells`, the function behind the pages' Summary, so
 ``dvc exp show``, the scatter and the pages count the same cells.
@@ -24,6 +25,10 @@ from denoisebench.tables.loader import ResultSet, load_results
 METRIC = "psnr"
 SUMMARY_NAME = "summary.json"
 SCATTER_NAME = "reported_vs_reproduced.csv"
+CURVES_NAME = "training_curves.csv"
+#: Per paper ``p<NNN>.json`` with its counts: ``dvc metrics show -R results/summary/papers`` prints a row each.
+PAPERS_DIR = "papers"
+CURVE_COLUMNS = ("paper", "entry", "profile", "step", "loss")
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,36 @@ def scatter_csv(rows: list[Comparison]) -> str:
     return buf.getvalue()
 
 
+def curves_csv(curves_dir: Path, results: ResultSet) -> str:
+    """The training curves of ``curves_dir`` (one ``<entry>.csv`` each) in one long CSV (``paper, entry, profile,
+    step, loss``), so one plot can name every entry (a colour per entry, a panel per paper). An entry not scored
+    yet has paper and profile ``?``."""
+    from denoisebench.training.curves import read_step_csv
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CURVE_COLUMNS)
+    for path in sorted(curves_dir.glob("*.csv")) if curves_dir.is_dir() else []:
+        entry = results.get(path.stem)
+        paper = str(entry.meta.get("paper") or "?") if entry is not None else "?"
+        profile = entry.profile if entry is not None else "?"
+        for step, values in sorted(read_step_csv(path).items()):
+            if "loss" in values:
+                writer.writerow([paper, path.stem, profile, step, f"{values['loss']:.6g}"])
+    return buf.getvalue()
+
+
 def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write ``<out_dir>/summary.json`` and ``<out_dir>/reported_vs_reproduced.csv``; return their paths."""
+    """Write ``<out_dir>/summary.json``, ``papers/p<NNN>.json`` (the same counts, one file per paper),
+    ``reported_vs_reproduced.csv`` and ``training_curves.csv`` (from ``<results_dir>/curves``); return the paths
+    of the three summary files."""
     results = load_results(results_dir)
     cells = _cells(results, references_dir)
     out = Path(out_dir)
-    write_json_atomic(out / SUMMARY_NAME, headline(cells, results))
+    summary = headline(cells, results)
+    write_json_atomic(out / SUMMARY_NAME, summary)
+    for name, paper_counts in summary["papers"].items():  # one row per paper in `dvc metrics show -R`
+        write_json_atomic(out / PAPERS_DIR / f"{name}.json", paper_counts)
     write_text_atomic(out / SCATTER_NAME, scatter_csv(comparisons(cells)))
-    return [out / SUMMARY_NAME, out / SCATTER_NAME]
+    write_text_atomic(out / CURVES_NAME, curves_csv(Path(results_dir) / "curves", results))
+    return [out / SUMMARY_NAME, out / SCATTER_NAME, out / CURVES_NAME]
