@@ -19,6 +19,7 @@ from typing import Any
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
 from denoisebench.papers import Paper, all_papers
 from denoisebench.tables.cells import PaperCell, counts, paper_cells
+from denoisebench.tables.evidence import incomplete
 from denoisebench.tables.loader import ResultSet, load_results
 
 #: The metric of the headline numbers and of the scatter (SSIM stays on the paper pages).
@@ -48,6 +49,8 @@ class Comparison:
     profile: str
     evidence: str
     verdict: str
+    why: str
+    full_test_set: bool
     own: bool
 
 
@@ -74,7 +77,8 @@ def comparisons(cells: list[tuple[Paper, list[PaperCell]]]) -> list[Comparison]:
                 continue
             out.append(Comparison(paper.key, paper.number, c.table, c.method, v.match.entry.entry,
                                   f"{c.dataset}, {c.noise}", c.metric, c.reported, round(v.value, 4),
-                                  round(v.delta or 0.0, 4), v.match.entry.profile, v.cls.label, v.status, c.own))
+                                  round(v.delta or 0.0, 4), v.match.entry.profile, v.cls.label, v.status, v.why,
+                                  not incomplete(v.match), c.own))
     return out
 
 
