@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from denoisebench.fsutil import write_text_atomic
+from denoisebench.tables.evidence import evidence_class
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
 from denoisebench.tables.markdown import MISSING, fmt, fmt_seconds, is_infinite, is_number, table
 
 FLOOR_METHODS = ("noisy",)
 
 PROFILE_NOTE = (
-    "> **Profiles.** `demo` runs on a few embedded images and `quick` on real test sets with shortened "
-    "schedules (and possibly a subset of images). Their numbers check that the pipeline works; **a `demo` or "
-    "`quick` number is never a reproduction of a paper's number.** Only `paper`-profile rows over full test "
-    "sets are comparable with the papers; see `reports/papers/` for reported-vs-reproduced tables.\n"
+    "> **Profiles and evidence.** `demo` runs on a few embedded images and `quick` on real test sets with shortened "
+    "schedules (and possibly a subset of images). Their numbers check that the pipeline works; **a trained entry's "
+    "`demo` or `quick` number is never a reproduction of a paper's number** (evidence *short schedule*). The "
+    "`evidence` column says what each row rests on (*paper schedule*, *released weights*, *classical*, *short "
+    "schedule*); `reports/papers/` judges each reported cell against its tolerance.\n"
 )
 
 
@@ -89,17 +91,17 @@ def _leaderboard(results: ResultSet, testset: str, noise: str) -> str:
         rows.append(["floor" if _is_floor(e) else str(rank), name, e.meta.get("method", MISSING),
                      fmt(c.get("psnr"), 2), fmt(c.get("ssim"), 4), fmt(c.get("psnr_shave3"), 2),
                      fmt(c.get("ssim_shave3"), 4), n, fmt_seconds(c.get("sec_per_image")), f"`{e.profile}`",
-                     protocols[_protocol_key(e)]])
+                     evidence_class(e).label, protocols[_protocol_key(e)]])
     heading = f"### {testset} · {noise}\n\n"
     reduced = [p for p in profiles if p != "paper"]
     caption = (f"Profile: {', '.join(f'`{p}`' for p in profiles)}"
-               + (f" (rows under {'/'.join(f'`{p}`' for p in reduced)} are **not a reproduction of any paper "
-                  f"number**)" if reduced else "")
+               + (f" (trained rows under {'/'.join(f'`{p}`' for p in reduced)} are **not a reproduction of any "
+                  f"paper number**)" if reduced else "")
                + ". Sorted by PSNR; `noisy` (the unprocessed input) is the floor.\n")
     proto_lines = "".join(f"- protocol ({letter}): {whole}; shaved columns: {shaved}\n"
                           for (whole, shaved), letter in protocols.items())
     body = table(["#", "entry", "method", "PSNR (dB)", "SSIM", "PSNR shave3", "SSIM shave3", "images", "s/image",
-                  "profile", "protocol"], rows, ["r", "l", "l", "r", "r", "r", "r", "r", "r", "l", "l"])
+                  "profile", "evidence", "protocol"], rows, ["r", "l", "l", "r", "r", "r", "r", "r", "r", "l", "l", "l"])
     notes = "".join(f"\n{f}\n" for f in footnotes)
     return heading + caption + "\n" + proto_lines + "\n" + body + notes
 
