@@ -92,3 +92,12 @@ def test_official_checks_name_files_of_the_reference_snapshot() -> None:
             first, *siblings = check.official.split(" (")[0].split(", ")
             paths = [reference / first, *((reference / first).parent / name for name in siblings)]
             assert all(p.is_file() for p in paths), (check.component, paths)
+
+
+def test_a_stand_in_set_under_the_test_sets_name_is_not_the_test_set() -> None:
+    entry = EntryResult("e", {"entry": "e", "method": "e", "kind": "supervised", "profile": "quick",
+                              "sets": {"gopro": _set("cbsd68", crop=192)}},
+                        {"gopro": {"motion_blur": _metrics(28.9, 0.8, 68)}})
+    verdict = judge(CellMatch(entry, "gopro", "motion_blur"), 28.9, 28.91, testset="gopro")
+    assert verdict.status == "computed"  # every reason, the class first
+    assert verdict.why == "short schedule (`quick`); on stand-in data (cbsd68 for gopro)"

@@ -96,7 +96,7 @@ def paper_cells(paper: Paper, records: Sequence[Mapping[str, Any]], results: Res
         elif match is None:
             verdict = Verdict(MISSING_CELL, _missing_reason(entries, testset, noise, results))
         else:
-            verdict = judge(match, match.summary.get(str(rec["metric"])), reported)
+            verdict = judge(match, match.summary.get(str(rec["metric"])), reported, testset=testset)
         out.append(PaperCell(table, method, str(rec.get("dataset") or testset), str(rec.get("degradation") or noise),
                              testset, noise, str(rec["metric"]), str(rec["printed"]), reported, own, verdict))
     return out
@@ -116,13 +116,13 @@ NO_RESULT = "no result on "
 
 def _reasons(cells: Sequence[PaperCell], status: str) -> str:
     """``"20 short schedule (`quick`), 4 no result on their test set (nam, sidd_val)"`` for the cells of
-    ``status`` (the test sets without results are gathered in one reason)."""
+    ``status``, by each cell's first reason (the test sets without results are gathered in one reason)."""
     reasons: Counter[str] = Counter()
     sets: dict[str, None] = {}
     for c in cells:
         if c.verdict.status != status:
             continue
-        why = c.verdict.why
+        why = c.verdict.why.split("; ")[0]
         if why.startswith(NO_RESULT):
             sets[why[len(NO_RESULT):]] = None
             why = NO_RESULT + "their test set"

@@ -76,9 +76,12 @@ def best_match(results: ResultSet, entries: list[str], testset: str, noise: str,
     return min(found, key=lambda item: item[:2])[2] if found else None
 
 
-def incomplete(match: CellMatch, image: str | None = None) -> str:
-    """Why ``match`` does not cover the full test set on full images (``""`` when it does)."""
+def incomplete(match: CellMatch, image: str | None = None, testset: str | None = None) -> str:
+    """Why ``match`` does not cover the full test set ``testset`` on full images (``""`` when it does): a stand-in
+    dataset under the test set's name, centre crops, or a subset of the images."""
     spec = match.spec
+    if testset is not None and spec.get("dataset") not in (None, testset):
+        return f"stand-in data ({spec['dataset']} for {testset})"
     if spec.get("crop") is not None:
         return f"{spec['crop']} px centre crops"
     if image is None and match.entry.is_subset(match.set_name, match.noise):
@@ -99,21 +102,24 @@ class Verdict:
     delta: float | None = None
 
 
-def judge(match: CellMatch, value: Any, reported: float, image: str | None = None) -> Verdict:
-    """The verdict of a reproduced ``value`` against ``reported`` (see the module docstring)."""
+def judge(match: CellMatch, value: Any, reported: float, image: str | None = None,
+          testset: str | None = None) -> Verdict:
+    """The verdict of a reproduced ``value`` against ``reported`` on reported test set ``testset`` (see the module
+    docstring)."""
     cls = evidence_class(match.entry)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
         return Verdict(MISSING_CELL, "metric not computed", cls, match)
     delta = float(value) - reported
+    reasons = []  # every reason, the strongest first (the pages' status line counts the first)
     if cls.tolerance is None:
-        why = f"{cls.label} (`{match.entry.profile}`)"
-    elif part := incomplete(match, image):
-        why = f"on {part}"
-    elif not abs(delta) <= cls.tolerance:
-        why = f"Δ outside ±{cls.tolerance:g} dB"
-    else:
+        reasons.append(f"{cls.label} (`{match.entry.profile}`)")
+    if part := incomplete(match, image, testset):
+        reasons.append(f"on {part}")
+    if cls.tolerance is not None and not abs(delta) <= cls.tolerance:
+        reasons.append(f"Δ outside ±{cls.tolerance:g} dB")
+    if not reasons:
         return Verdict(REPRODUCED, "", cls, match, float(value), delta)
-    return Verdict(COMPUTED, why, cls, match, float(value), delta)
+    return Verdict(COMPUTED, "; ".join(reasons), cls, match, float(value), delta)
 
 
 def tolerance_text() -> str:

@@ -78,7 +78,7 @@ def comparisons(cells: list[tuple[Paper, list[PaperCell]]]) -> list[Comparison]:
             out.append(Comparison(paper.key, paper.number, c.table, c.method, v.match.entry.entry,
                                   f"{c.dataset}, {c.noise}", c.metric, c.reported, round(v.value, 4),
                                   round(v.delta or 0.0, 4), v.match.entry.profile, v.cls.label, v.status, v.why,
-                                  not incomplete(v.match), c.own))
+                                  not incomplete(v.match, testset=c.testset), c.own))
     return out
 
 
