@@ -311,7 +311,7 @@ def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> Non
     run.set_tags({"resumed_from": previous, "resumed_from_step": step})
     try:
         old = client.get_run(previous)
-    except Exception:
+    except Exception:  # noqa: BLE001 (any store error: the link is kept, the copy skipped)
         warnings.warn(f"MLflow run {previous} (resumed from) not found in {client.tracking_uri}; its curves up to "
                       f"step {step} are not copied", stacklevel=3)
         return
@@ -387,11 +387,28 @@ def flush_pending(client: Any = None, experiment_id: str | None = None) -> int:
     from denoisebench.tracking_journal import flush_journals, journal_root, pending
 
     root = journal_root(find_repo_root())
-    if not pending(root):
+    folders = pending(root)
+    if not folders:
         return 0
     if client is None:
         client, experiment_id = open_store(tracking_uri())
+    _parents_first(folders, client, str(experiment_id))
     return flush_journals(root, client, experiment_id)
+
+
+def _parents_first(folders: list[Path], client: Any, experiment_id: str) -> None:
+    """Open the parent run of every run group among the journals ``folders``, started when the group's first
+    journal started: a parent created while its children are replayed would start after they ended."""
+    from denoisebench.tracking_journal import _read_events  # the journal's own reader
+
+    starts: dict[str, int] = {}
+    for folder in folders:
+        events = _read_events(folder)
+        start = events[0] if events and events[0].get("op") == "start" else {}
+        if start.get("group") and isinstance(start.get("time"), int):
+            starts[start["group"]] = min(starts.get(start["group"], start["time"]), start["time"])
+    for group, time_ms in starts.items():
+        group_parent(client, experiment_id, group, start_time=time_ms)
 
 
 @contextlib.contextmanager
