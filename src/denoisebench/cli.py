@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from pathlib import Path
@@ -277,6 +278,22 @@ def cmd_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- status
+@command("status")
+def cmd_status(args: argparse.Namespace) -> int:
+    """Each stale entry of the train, predict, score and paper stages with why it would be rebuilt."""
+    from denoisebench.config import find_params_file, load_params
+    from denoisebench.pipeline.status import pipeline_steps, stale_lines
+
+    params_file = find_params_file(args.params)
+    if params_file is None:
+        raise ConfigError("no params.yaml found: run from the repository (or pass --params)")
+    os.chdir(params_file.parent)
+    lines = stale_lines(pipeline_steps(load_params(params_file.name), params_file.name), args.stage)
+    print("\n".join(lines) if lines else "every entry is current")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="denoisebench", description="Image-denoising reproducibility benchmark.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -333,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("papers", help="what each paper's package implements (the README's paper table)")
     p.add_argument("--params", help="params.yaml (default: the project root's)")
     p.add_argument("--readme", help="rewrite the generated paper table of this README instead of printing it")
+
+    p = sub.add_parser("status", help="each stale entry of the train/predict/score/paper stages, with the reason",
+                       epilog="example: denoisebench status --stage train")
+    p.add_argument("--stage", action="append", choices=["train", "predict", "score", "paper"],
+                   help="only this stage (repeatable; default: all; paper = every paper figure/table stage)")
+    p.add_argument("--params", help="params.yaml (default: the project root's)")
 
     p = sub.add_parser("tracking", help="replay deferred MLflow runs (.denoisebench/mlflow-journal) into the store")
     p.add_argument("action", choices=["flush"])
