@@ -55,15 +55,16 @@ def test_verdict_needs_the_class_tolerance_and_the_full_test_set() -> None:
 
 def test_paper_001_page_shows_official_checks_and_stand_in_meta_test(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    add_entry(results, "meta_tta", {"cc15": {"real": _metrics(33.0, 0.9, 4)}}, profile="quick", kind="meta-learning")
+    add_entry(results, "meta_tta_official", {"cc15": {"real": _metrics(33.0, 0.9, 4)}}, profile="quick",
+              kind="meta-learning")
     metatest = tmp_path / "reports" / "paper_001" / "metatest"
     metatest.mkdir(parents=True)
     with open(metatest / "per_image.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["entry", "testset", "image", "protocol", "psnr_before", "psnr_after", "gain_db",
                          "ssim_before", "ssim_after", "adapt_seconds", "updates"])
-        writer.writerow(["meta_tta", "cc15", "a", "ttaid", 33.0, 33.5, 0.5, 0.90, 0.91, 1.0, 4])
-        writer.writerow(["meta_tta", "cc15", "b", "ttaid", 34.0, 34.1, 0.1, 0.92, 0.92, 1.0, 4])
+        writer.writerow(["meta_tta_official", "cc15", "a", "ttaid", 33.0, 33.5, 0.5, 0.90, 0.91, 1.0, 4])
+        writer.writerow(["meta_tta_official", "cc15", "b", "ttaid", 34.0, 34.1, 0.1, 0.92, 0.92, 1.0, 4])
     pages = tmp_path / "reports" / "papers"
     write_paper_tables(results, REFS, pages)
     text = (pages / "001.md").read_text(encoding="utf-8")
@@ -72,13 +73,14 @@ def test_paper_001_page_shows_official_checks_and_stand_in_meta_test(tmp_path: P
     stand_in = summary.split("### Meta-test on stand-in data")[1]
     assert "short schedule (`quick`) on stand-in data" in stand_in
     # reported 39.2653 for Nam after meta-test; CC15 mean after = 33.80
-    assert "| Ours with meta-testing | nam | 39.2653 | 0.9685 | `meta_tta` (after meta-test) | cc15 | 33.8000 |" \
+    assert "| Ours with meta-testing | nam | 39.2653 | 0.9685 | `meta_tta_official` (after meta-test) | cc15 | 33.8000 |" \
         in stand_in
     checks = text.split("## Checked against official code")[1].split("\n## ")[0]
     paper = find_paper("001")
-    assert len(paper.official_checks) == 4 and all(c.commit[:12] in checks for c in paper.official_checks)
-    assert "| MAXL look-ahead mask gradient |" in checks and "0 (float64)" in checks
-    assert load_results(results).get("meta_tta") is not None
+    assert len(paper.official_checks) == 5 and all(c.commit[:12] in checks for c in paper.official_checks)
+    assert "| MAXL look-ahead mask gradient |" in checks and "| 1.6e-19 (float64) | `tests/test_conformance_p001.py` |" \
+        in checks
+    assert load_results(results).get("meta_tta_official") is not None
 
 
 def test_official_checks_name_files_of_the_reference_snapshot() -> None:
@@ -89,6 +91,7 @@ def test_official_checks_name_files_of_the_reference_snapshot() -> None:
     for number in ("001", "002"):
         for check in find_paper(number).official_checks:
             assert check.commit in manifest, check
+            assert (Path(__file__).parent / Path(check.test).name).is_file(), check.test
             first, *siblings = check.official.split(" (")[0].split(", ")
             paths = [reference / first, *((reference / first).parent / name for name in siblings)]
             assert all(p.is_file() for p in paths), (check.component, paths)

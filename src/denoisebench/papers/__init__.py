@@ -40,12 +40,14 @@ class OfficialCheck:
         official: the official file (and function/class), relative to ``../shared/reference/``.
         commit: the official repository's commit the file was taken at.
         max_difference: the largest absolute difference measured, with its precision (``"0 (float64)"``).
+        test: the test that measures it (and fails when it grows).
     """
 
     component: str
     official: str
     commit: str
     max_difference: str
+    test: str = ""
 
 
 @dataclass(frozen=True)

@@ -182,12 +182,14 @@ def _summary(paper: Paper, records: list[dict[str, Any]], ctx: Context) -> str:
 
 def _official_section(paper: Paper) -> str:
     """``## Checked against official code``: the declared components, official file, commit, max difference."""
-    rows = [[c.component, f"`{c.official}`", f"`{c.commit[:12]}`", c.max_difference] for c in paper.official_checks]
+    rows = [[c.component, f"`{c.official}`", f"`{c.commit[:12]}`", c.max_difference, f"`{c.test}`" if c.test else MISSING]
+            for c in paper.official_checks]
     return ("## Checked against official code\n\n"
             "Components of this paper's code run beside the authors' official code (`../shared/reference/`) with the "
             "same weights and inputs; rows of the paper's own entries say \"code checked against official code\". "
             "This says the code computes what the authors' code computes; it does not make a short-schedule number "
-            "a reproduction.\n\n" + table(["component", "official file", "commit", "max difference"], rows) + "\n")
+            "a reproduction.\n\n" + table(["component", "official file", "commit", "max difference", "test"], rows)
+            + "\n")
 
 
 def _table_section(name: str, records: list[dict[str, Any]], notes: dict[str, str], ctx: Context) -> str:
