@@ -333,7 +333,7 @@ def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict
     assert curve[0].startswith("step,loss") and len(curve) > 2
     plots = json.loads(_run(["dvc", "plots", "show", "--json"], work, env).stdout)
     shown = json.dumps(plots)
-    assert "reported_vs_reproduced.csv" in shown and "results/curves/dncnn_color_blind.csv" in shown
+    assert "reported_vs_reproduced.csv" in shown and "training_curves.csv" in shown and "dncnn_color_blind" in shown
     headline = _run(["dvc", "exp", "show", "--md", "--drop", ".*", "--keep", r"^(Experiment|profile)$|^psnr\."],
                     work, env).stdout
     assert "psnr.bm3d" in headline and max(len(line) for line in headline.splitlines()) < 1000

@@ -10,7 +10,9 @@ entries ``meta_tta_official``, the authors' loop with its effective inner K = 1,
 the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
 """
 
-from denoisebench.papers import Paper
+from denoisebench.papers import OfficialCheck, Paper
+
+_TTAID = "f39ed06e562cfb12372299bf908b627c43585595"
 
 PAPER = Paper(
     number="001",
@@ -26,6 +28,7 @@ PAPER = Paper(
     registers=("registers", "noise"),
     networks=("network", "ridnet"),
     stages={"metatest": "metatest:main", "ablation": "ablation:main"},
+    summary_extra="page_summary:summary_extra",
     note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "
          "crops of Nam's images) and PolyU test (scenes disjoint from the PolyU-train meta-transfer pool) stand in, "
          "so the mapped Nam cells below stay empty: the meta-test report (first link) puts the reproduced numbers "
@@ -38,4 +41,18 @@ PAPER = Paper(
            ("Per-image meta-test gain", "../paper_001/figures/metatest/gain.png"),
            ("Learned masks (Fig. 8 analogue)", "../paper_001/figures/metatest/masks.png"),
            ("Tables 1 and 3 re-run on a small schedule (every row)", "../paper_001/ablation/ablation.md")),
+    # Run beside the authors' code on CPU, same weights in both, float64; measured by `pytest -s` of the test named.
+    official_checks=tuple(OfficialCheck(component, official, _TTAID, diff, "tests/test_conformance_p001.py")
+                          for component, official, diff in (
+        ("RestorationNet and MaskNet forward",
+         "TTAID/modules/components/real_denoiser/restoration_net.py, mask_net.py", "0 (float64)"),
+        ("RestorationNetV0 forward (Table 1's Chi et al. baseline)",
+         "TTAID/modules/components/real_denoiser/restoration_net.py", "0 (float64)"),
+        ("MAXL look-ahead mask gradient", "TTAID/modules/models/real_denoiser.py (RealDenoiserBase.train_one_epoch)",
+         "1.6e-19 (float64)"),
+        ("one meta-transfer step (the official loop: an effective K = 1)",
+         "TTAID/modules/models/real_denoiser.py (RealDenoiserMetaTransfer.train_one_epoch)", "0 (float64)"),
+        ("meta-test output before and after adaptation",
+         "TTAID/modules/models/real_denoiser.py (RealDenoiserMetaTransfer.validate)", "0 (float64)"),
+    )),
 )

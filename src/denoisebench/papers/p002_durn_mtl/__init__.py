@@ -8,7 +8,10 @@ the paired restoration sets GoPro, RESIDE ITS / SOTS-indoor and DID-MDN (:mod:`.
 protocols ``durn`` / ``durn_y`` (:mod:`.protocols`). Choices: docs/methods.md.
 """
 
-from denoisebench.papers import Paper
+from denoisebench.papers import OfficialCheck, Paper
+
+_CODE_6272 = "6ac65a6d974002ea1d31feaac7a948d2bd427926"
+_DURN = "9e46eaa6a8676641dc42525c1bbd1f5178fce31b"
 
 PAPER = Paper(
     number="002",
@@ -51,4 +54,15 @@ PAPER = Paper(
     links=(("Report: Tables 2-3 under the DuRN protocols, 4 tasks, denoising, parameters per layout",
             "../paper_002/report/report.md"),
            ("Figure: degraded / restored / clean per task", "../paper_002/figures/report/restoration.png")),
+    # Run beside the authors' code on CPU, same weights in both, float64; measured by `pytest -s` of the test named.
+    official_checks=tuple(OfficialCheck(component, official, commit, diff, "tests/test_conformance_p002.py")
+                          for component, official, commit, diff in (
+        ("DuRB-M blocks (TV + GAP attention), every kernel/dilation setting of the net",
+         "6272-code/pietorch/DuRBs.py (DuRB_tv)", _CODE_6272, "0 (float64)"),
+        ("encoder (head and DuRB1-5)", "6272-code/pietorch/M_DuRN.py, N_modules.py (EnDNet, NormalHeadDown2)", _CODE_6272,
+         "0 (float64)"),
+        ("SSIM loss (0.75 L1 - 1.1 SSIM): value, gradient", "DualResidualNetworks/pietorch/pytorch_ssim/__init__.py "
+         "(the loss as in train/*.py)", _DURN, "9.7e-9, 3.2e-10 (float64; the official SSIM window is built in "
+         "float32)"),
+    )),
 )
