@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.config import (TRAINED_GROUPS, active_profile, evaluation_plan, load_params, method_entries, method_entry,
-                                 train_settings)
+from denoisebench.config import (
+    TRAINED_GROUPS,
+    active_profile,
+    evaluation_plan,
+    load_params,
+    method_entries,
+    method_entry,
+    train_settings,
+)
 from denoisebench.errors import ConfigError
 from denoisebench.stage_support import datasets_needed
 

@@ -80,6 +80,23 @@ def resume_store(root: str | os.PathLike[str]) -> Iterator[Path]:
         _STORE.reset(token)
 
 
+@contextlib.contextmanager
+def entry_lock(out_dir: str | os.PathLike[str], main: bool = True) -> Iterator[None]:
+    """One worker per entry: inside :func:`resume_store`, hold the entry's lock (``<store>/.locks/<out_dir
+    name>.lock``, :func:`denoisebench.locks.exclusive`) for the block, so an orphaned or concurrent worker of the same
+    entry is waited for (or named, see ``$DENOISEBENCH_LOCK_WAIT``) instead of writing the same state beside it.
+    No store, or a rank other than 0 (its rank 0 holds it): no lock."""
+    store = _STORE.get()
+    if store is None or not main:
+        yield
+        return
+    from denoisebench.locks import exclusive
+
+    name = Path(out_dir).name
+    with exclusive(store / ".locks" / f"{name}.lock", f"training entry {name}"):
+        yield
+
+
 def default_store_root() -> Path:
     """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo root>/.denoisebench/checkpoints`` (gitignored).
 
@@ -316,8 +333,9 @@ def _train(model: nn.Module, images: Sequence[np.ndarray], noise: Any, config: T
         model.to(memory_format=torch.channels_last)
     replaced_bn = distributed.sync_batchnorm(model, rank, device)
     try:
-        return _train_loop(model, sampler, images, noise, cfg, out, device, part, rank, loss_fn, validate,
-                           callbacks, meta, tracking, stateful)
+        with entry_lock(out, rank.main):
+            return _train_loop(model, sampler, images, noise, cfg, out, device, part, rank, loss_fn, validate,
+                               callbacks, meta, tracking, stateful)
     finally:
         distributed.restore_batchnorm(model, replaced_bn)
 

@@ -117,7 +117,7 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
                    tracking: dict[str, Any] | None = None, callbacks: Sequence[Callable[[int, dict], None]] = (),
                    init_state: dict[str, torch.Tensor] | None = None) -> core.TrainResult:
     """Run the entry's stages (``params``: the method config) and write ``model.pt``; return a TrainResult."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_meta_tta(model, params, clean_images, schedule, out_dir, meta_info=meta_info,
                                tracking=tracking, callbacks=callbacks, init_state=init_state, rank=rank)
 
@@ -189,7 +189,7 @@ def train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.nda
     at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet); data
     parallel under ``torchrun`` as :func:`train_meta_tta` (the L1 loss is a mean: the ranks' gradients are
     averaged)."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_supervised_pairs(model, clean_images, schedule, out_dir, meta_info=meta_info,
                                        tracking=tracking, callbacks=callbacks, rank=rank)
 
