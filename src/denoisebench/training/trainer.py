@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from denoisebench.checkpoints import CorruptCheckpointError, load_verified, with_digest
 from denoisebench.fsutil import atomic_path
 from denoisebench.training import distributed
 from denoisebench.training.config import AMP_DTYPES, LOSSES, OPTIMIZERS, RESULT_NEUTRAL, TrainConfig
@@ -227,8 +228,8 @@ def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | No
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt file cannot be resumed; training restarts
+        state = load_verified(path)
+    except CorruptCheckpointError as exc:  # a corrupt file cannot be resumed; training restarts
         log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
         return None
     if state.get("format") != STATE_FORMAT or state.get("config_hash") != digest:
@@ -243,7 +244,7 @@ def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | No
 
 def _save(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        torch.save(with_digest(obj), tmp)  # verified when loaded (denoisebench.checkpoints)
 
 
 def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from denoisebench.checkpoints import load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.papers.p001_meta_tta import meta
 from denoisebench.papers.p001_meta_tta.network import MetaTTANet
@@ -336,7 +337,7 @@ def _newest_state(paths: Sequence[Path], digest: str, total: int) -> dict[str, A
         if not path.is_file():
             continue
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_verified(path)
         except Exception as exc:  # an unreadable file cannot be resumed from; training restarts
             log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
             continue
