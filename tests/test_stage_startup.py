@@ -37,6 +37,7 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"name": "demo", "dataset": "demo", "split": "test", "noise": ["awgn:sigma=25"]}]}
     params["methods"] = {"classical": {"noisy": {"method": "noisy"}},
                          "learned": {"liu_separate_s35": params["methods"]["learned"]["liu_separate_s35"]}}
+    params["run_entries"]["demo"] = ["noisy", "liu_separate_s*"]  # names of removed entries would be an error
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     synthesize_cell(Cell("demo", "demo", "test", "awgn:sigma=25", 1), work / "data" / "raw", work / "data" / "noisy",
                     seed=0, overrides={})
