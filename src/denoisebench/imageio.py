@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +29,8 @@ WRITE_FORMATS = {".png": "PNG", ".npy": "NPY", ".tif": "TIFF", ".tiff": "TIFF", 
 
 #: Env var: the largest image (width x height, pixels) read; larger ones are refused before they are decoded.
 MAX_PIXELS_ENV = "DENOISEBENCH_MAX_PIXELS"
-#: Default pixel limit: 100 megapixels (a 10000 x 10000 image: 1.2 GB as float32 RGB); Pillow's own bomb check
-#: starts at 89 megapixels, so this is raised to the same limit.
+#: Default pixel limit: 100 megapixels (a 10000 x 10000 image: 1.2 GB as float32 RGB). Pillow's own guard (a
+#: warning above 89 megapixels, an error above twice that) is set to refuse exactly above this limit instead.
 DEFAULT_MAX_PIXELS = 100_000_000
 
 
@@ -147,10 +149,13 @@ def read_pixels(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
-    Image.MAX_IMAGE_PIXELS = max_pixels()  # Pillow's own guard at the same limit (images are checked first)
+    limit = max_pixels()
+    # Pillow checks the header's size when it opens a file: it raises above 2 x MAX_IMAGE_PIXELS (and warns above
+    # MAX_IMAGE_PIXELS, which this limit replaces), so nothing larger than the limit is ever decoded.
+    Image.MAX_IMAGE_PIXELS = limit / 2
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with Image.open(p) as img:
-            _check_pixels(p, *img.size)  # from the header: nothing is decoded yet
             grey_alpha16 = _grey_with_alpha(img)  # read before load(), which clears the tile list
             img.load()
             arr = _pixels_of(img, p, grey_alpha16, warn)
@@ -159,7 +164,10 @@ def read_pixels(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{p}: {exc}; raise ${MAX_PIXELS_ENV} to read it") from exc
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,}" if found else "more"
+        raise ImageReadError(f"{p}: image of {size} pixels exceeds the limit of {limit:,} pixels (a "
+                             f"decompression bomb guard); raise ${MAX_PIXELS_ENV} to read it") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{p}: cannot decode image ({exc}); the file is corrupt or not an image") from exc
     return _as_hwc(arr, p)
