@@ -219,3 +219,19 @@ def test_a_short_schedule_checkpoint_is_named_on_load(tmp_path: Path, monkeypatc
     assert main(["denoise", "--method", "dncnn", "--checkpoint", str(model), "--input", "in.png",
                  "--output", "o.png"]) == 0
     assert "warning:" not in capsys.readouterr().err
+
+
+def test_zero_shot_steps_reach_the_progress_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from denoisebench import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"methods": {"classical": {
+        "z": {"method": "zsn2n", "iterations": 3}}}}))
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save("in.png")
+    seen: list[tuple[int | None, int]] = []
+    monkeypatch.setattr(cli.StepBar, "__call__", lambda self, step: seen.append((self.total, step)))
+    assert main(["denoise", "--method", "z", "--params", "params.yaml", "--sigma", "25", "--input", "in.png",
+                 "--output", "o.png"]) == 0
+    assert seen == [(3, 1), (3, 2), (3, 3)]

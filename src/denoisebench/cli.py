@@ -74,6 +74,28 @@ def progress(items: Iterable[T], args: argparse.Namespace, desc: str, total: int
                     disable=True if quiet or not sys.stderr.isatty() else None)
 
 
+class StepBar:
+    """A per-step progress bar, shown from the first step reported (``bar(step)``; ``bar.close()`` at the end):
+    methods that optimise per image (zero-shot) report their steps through ``DenoiseContext.extra["step_callback"]``.
+    """
+
+    def __init__(self, args: argparse.Namespace, desc: str, total: int | None) -> None:
+        self.args, self.desc, self.total, self.bar = args, desc, total, None
+
+    def __call__(self, step: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            quiet = getattr(self.args, "quiet", False)
+            self.bar = tqdm(desc=self.desc, total=self.total, unit="step", file=sys.stderr, dynamic_ncols=True,
+                            leave=False, disable=True if quiet or not sys.stderr.isatty() else None)
+        self.bar.update(step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def say(args: argparse.Namespace, message: str) -> None:
     """An informational line on stderr (silenced by ``--quiet``; warnings and errors are not)."""
     if not getattr(args, "quiet", False):

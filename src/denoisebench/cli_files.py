@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from denoisebench.cli import command, progress, say
+from denoisebench.cli import StepBar, command, progress, say
 from denoisebench.cli_outputs import check_apart, check_folder_output, check_replaceable, check_suffix, remember
 from denoisebench.errors import ConfigError
 from denoisebench.validation import SEED, SIGMA, arg_type
@@ -173,6 +173,14 @@ def _method_from_args(args: argparse.Namespace) -> Any:
     return method
 
 
+def _iterations(method: Any) -> int | None:
+    """The optimisation steps a method runs per image (zero-shot methods' ``iterations``), when it says."""
+    for source in (getattr(method, "params", None), method.config):
+        if isinstance(source, dict) and isinstance(source.get("iterations"), int):
+            return source["iterations"]
+    return None
+
+
 def _denoise_pairs(source: Path, target: Path, suffix: str) -> list[tuple[Path, Path]]:
     """(input, output) files: one pair for a file, one per image (``<stem><suffix>`` in ``target``) for a folder."""
     if not source.is_dir():
@@ -242,7 +250,13 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         sigma = args.sigma if args.sigma is not None else estimate_sigma_255(noisy)
         if args.sigma is None:
             say(args, f"{src.name}: no --sigma given; estimated sigma={sigma:.2f} (0-255)")
-        write_image(dst, denoise_adapted(method, noisy, DenoiseContext(sigma=sigma, seed=args.seed, device=device)))
+        steps = StepBar(args, src.name, _iterations(method))
+        context = DenoiseContext(sigma=sigma, seed=args.seed, device=device, extra={"step_callback": steps})
+        try:
+            restored = denoise_adapted(method, noisy, context)
+        finally:
+            steps.close()
+        write_image(dst, restored)
 
     if not folder:
         run(source, target)  # write_image is atomic
