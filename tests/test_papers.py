@@ -66,6 +66,20 @@ def test_every_mapped_entry_is_a_params_entry_with_its_package_as_code() -> None
             assert paper.number == stage["number"] and stage["stage"] in paper.stages and key in params, key
 
 
+def test_a_paper_extends_the_data_registries_from_its_own_folder() -> None:
+    """The toy paper's ``registers`` module adds a noise model, a dataset and a metric protocol, found by the core
+    registries without importing the paper by name (a fresh process: the registries load once)."""
+    code = ("from denoisebench.noise.base import NOISE_MODELS; from denoisebench.datasets import DATASETS; "
+            "from denoisebench.metrics import PROTOCOLS; "
+            "print(NOISE_MODELS.get('toy_noise').name, DATASETS.get('toy_set').name, PROTOCOLS['toy_shave4'].border)")
+    env = {**os.environ, "DENOISEBENCH_PAPER_PATH": str(TOY.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["toy_noise", "toy_set", "4"]
+    bare = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "DENOISEBENCH_PAPER_PATH"})
+    assert bare.returncode != 0 and "unknown noise model 'toy_noise'" in bare.stderr
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from denoisebench.errors import ConfigError, ImageSizeError
-from denoisebench.registry import Registry
+from denoisebench.registry import Registry, load_paper_registrations
 
 PEAK = 255.0
 _K1, _K2 = 0.01, 0.03
@@ -212,7 +212,7 @@ class ProtocolRegistry(Registry[Protocol]):
 
 
 #: Named protocols; "default" is the common reference reported for every result.
-PROTOCOLS = ProtocolRegistry("metric protocol")
+PROTOCOLS = ProtocolRegistry("metric protocol", loader=load_paper_registrations)
 PROTOCOLS.add("default", DEFAULT_PROTOCOL)  # DnCNN/FFDNet/KAIR and N2N/Ne2Ne/B2U lineages
 PROTOCOLS.add("shave3", Protocol(border=3))  # seed 004 DeepDenoising computePSNR (CONV_CROP=3)
 PROTOCOLS.add("sidd", Protocol(quant="float"))  # MIRNet SIDD sRGB: float; skimage Gaussian SSIM == wang

@@ -9,6 +9,14 @@ from denoisebench.errors import UnknownNameError
 T = TypeVar("T")
 
 
+def load_paper_registrations() -> None:
+    """Loader of the registries a paper package may extend (noise models, datasets, dataset layouts, metric
+    protocols, released weights): import every paper's ``registers`` modules (``Paper.registers``)."""
+    from denoisebench.papers import load_paper_registrations as load
+
+    load()
+
+
 class Registry(Generic[T]):
     """Maps names to objects; an unknown name fails with the list of valid names.
 

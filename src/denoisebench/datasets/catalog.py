@@ -11,9 +11,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from denoisebench.datasets.spec import DatasetSpec, Layout, files_from_checksums
-from denoisebench.registry import Registry
+from denoisebench.registry import Registry, load_paper_registrations
 
-DATASETS: Registry[DatasetSpec] = Registry("dataset")
+DATASETS: Registry[DatasetSpec] = Registry("dataset", loader=load_paper_registrations)
 
 FFDNET = "cszn/FFDNet", "e787f46df2f374ff3591186706229cb9a0591fea"
 DNCNN = "cszn/DnCNN", "e93b27812d3ff523a3a79d19e5e50d233d7a8d0a"

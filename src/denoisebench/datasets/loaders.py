@@ -21,10 +21,10 @@ from denoisebench.datasets.fetch import dataset_dir, get_spec
 from denoisebench.datasets.spec import DatasetSpec
 from denoisebench.errors import ConfigError, DatasetError
 from denoisebench.imageio import read_image, read_uint8, to_float
-from denoisebench.registry import Registry
+from denoisebench.registry import Registry, load_paper_registrations
 
 Loader = Callable[[DatasetSpec, Path, str], "list[SampleRef]"]
-LOADERS: Registry[Loader] = Registry("dataset layout")
+LOADERS: Registry[Loader] = Registry("dataset layout", loader=load_paper_registrations)
 
 
 @dataclass(frozen=True)

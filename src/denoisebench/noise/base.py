@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from denoisebench.errors import ConfigError
-from denoisebench.registry import Registry
+from denoisebench.registry import Registry, load_paper_registrations
 from denoisebench.validation import NumberRange
 
 if TYPE_CHECKING:  # torch is imported lazily: numpy-only users never pay for it.
     import torch
 
-NOISE_MODELS: Registry[type["NoiseModel"]] = Registry("noise model")
+NOISE_MODELS: Registry[type["NoiseModel"]] = Registry("noise model", loader=load_paper_registrations)
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}

@@ -47,6 +47,10 @@ class Paper:
         extra_rows: row label -> entries without a reported counterpart, shown on the paper's page.
         code: sub-modules that register the paper's methods (keep them free of top-level torch imports).
         networks: sub-modules that register the paper's networks in ``MODELS``.
+        registers: sub-modules that register the paper's own noise models and degradations, datasets and their
+            folder layouts, metric protocols and released weights in the core registries (``NOISE_MODELS``,
+            ``DATASETS``, ``LOADERS``, ``PROTOCOLS``, ``PRETRAINED``); imported the first time one of those is
+            asked for a name it does not hold, so a paper brings its own without editing the core.
         stages: figure/table stage name -> ``"module:function"`` (relative to the package) taking ``argv``.
         shave3: the page shows 3-px-shaved PSNR beside the whole-image one.
         note: a caveat shown near the top of the page.
@@ -63,6 +67,7 @@ class Paper:
     extra_rows: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     code: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    registers: tuple[str, ...] = ()
     stages: Mapping[str, str] = field(default_factory=dict)
     shave3: bool = False
     note: str = ""
@@ -159,12 +164,12 @@ def paper_of_module(module_name: str) -> Paper | None:
 _loaded: set[str] = set()
 
 
-def _load(field: str) -> None:
-    """Import the core registrations, then every paper's ``field`` modules (``code`` or ``networks``), once."""
+def _load(field: str, core: str) -> None:
+    """Import the core module ``core`` (its own registrations), then every paper's ``field`` modules, once."""
     if field in _loaded:
         return
     _loaded.add(field)
-    importlib.import_module("denoisebench.methods")
+    importlib.import_module(core)
     for paper in all_papers():
         for module in getattr(paper, field):
             importlib.import_module(f"{paper.package}.{module}")
@@ -172,14 +177,20 @@ def _load(field: str) -> None:
 
 def load_paper_methods() -> None:
     """Loader of ``METHODS``: the core methods, then every paper's method modules (the core never names one)."""
-    _load("code")
+    _load("code", "denoisebench.methods")
 
 
 def load_paper_networks() -> None:
     """Loader of ``MODELS``: every paper's network modules (imports torch)."""
-    importlib.import_module("denoisebench.models")
-    _load("networks")
+    _load("networks", "denoisebench.models")
+
+
+def load_paper_registrations() -> None:
+    """Loader of the data registries (``NOISE_MODELS``, ``DATASETS``, ``LOADERS``, ``PROTOCOLS``,
+    ``PRETRAINED``): every paper's ``registers`` modules. The core modules that own those registries register
+    their own items when imported, which the caller already did."""
+    _load("registers", "denoisebench.registry")
 
 
 __all__ = ["PAPERS", "Paper", "all_papers", "find_paper", "load_paper_methods", "load_paper_networks",
-           "paper_of_module"]
+           "load_paper_registrations", "paper_of_module"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from denoisebench.registry import Registry
+from denoisebench.registry import Registry, load_paper_registrations
 
 DNCNN_REPO, DNCNN_COMMIT = "cszn/DnCNN", "e93b27812d3ff523a3a79d19e5e50d233d7a8d0a"
 FFDNET_REPO, FFDNET_COMMIT = "cszn/FFDNet", "e787f46df2f374ff3591186706229cb9a0591fea"
@@ -52,7 +52,7 @@ class PretrainedSpec:
         return f"https://raw.githubusercontent.com/{self.repo}/{self.commit}/{quote(self.path)}"
 
 
-PRETRAINED: Registry[PretrainedSpec] = Registry("pretrained model")
+PRETRAINED: Registry[PretrainedSpec] = Registry("pretrained model", loader=load_paper_registrations)
 
 
 def _dncnn(name: str, description: str, file: str, sha256: str, channels: int, depth: int,

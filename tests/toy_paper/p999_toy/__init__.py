@@ -11,4 +11,5 @@ PAPER = Paper(
     method_map={"Toy net": "toy_entry"},
     code=("method",),
     networks=("network",),
+    registers=("registers",),
 )
