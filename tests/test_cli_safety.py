@@ -235,3 +235,13 @@ def test_zero_shot_steps_reach_the_progress_bar(tmp_path: Path, monkeypatch: pyt
     assert main(["denoise", "--method", "z", "--params", "params.yaml", "--sigma", "25", "--input", "in.png",
                  "--output", "o.png"]) == 0
     assert seen == [(3, 1), (3, 2), (3, 3)]
+
+
+@pytest.mark.parametrize("argv", [["datasets", "fetch", "set12", "--root", "m/raw", "--mirror", "m"],
+                                  ["pretrained", "fetch", "dncnn_color_blind", "--root", "w", "--mirror", "w"]])
+def test_fetch_never_writes_into_its_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    _one_error(capsys, "--mirror", "inputs are never written to")
+    assert list(tmp_path.iterdir()) == []
