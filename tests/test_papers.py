@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from denoisebench.errors import ConfigError, UnknownNameError
-from denoisebench.papers import PAPERS, Paper, _as_entry_lists, all_papers, find_paper
+from denoisebench.papers import PAPERS, _as_entry_lists, all_papers, find_paper
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = Path(__file__).resolve().parent / "toy_paper" / "p999_toy"
@@ -100,7 +100,10 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
     params_path = work / "params.yaml"
     params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
     params["profile"] = "demo"
-    params["evaluation"]["demo"]["sets"] = [s for s in params["evaluation"]["demo"]["sets"] if s["name"] == "demo"]
+    # the toy paper's own dataset, noise model and metric protocol (its registers module), used by name
+    params["evaluation"]["demo"]["sets"] = [{"name": "toy", "dataset": "toy_set", "split": "test",
+                                             "noise": ["toy_noise:sigma=25"]}]
+    params["score"]["protocols"]["toy"] = "toy_shave4"
     params["methods"] = {"classical": {"noisy": params["methods"]["classical"]["noisy"]}, "cascade": {},
                          "learned": {"toy_entry": {"method": "toy", "code": "papers/p999_toy", "channels": 3,
                                                    "train_noise": {"name": "awgn", "sigma": 25}}}}
@@ -123,7 +126,11 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
     _run(["dvc", "repro", "tables"], work, env)
     assert (work / "models" / "toy_entry" / "model.pt").is_file()
     metrics = json.loads((work / "results" / "metrics" / "toy_entry.json").read_text(encoding="utf-8"))
-    psnr = metrics["demo"]["awgn_sigma25"]["psnr"]
+    label = next(iter(metrics["toy"]))
+    assert label.startswith("toy_noise"), label
+    psnr = metrics["toy"][label]["psnr"]
+    per_image = (work / "results" / "scores" / "toy_entry" / "per_image.csv").read_text(encoding="utf-8")
+    assert "psnr_toy" in per_image.splitlines()[0]
     page = (work / "reports" / "papers" / "999.md").read_text(encoding="utf-8")
     assert "# 999 · toy: A toy paper" in page
     assert f"{psnr:.2f} (Δ {psnr - 30.0:+.2f}) [demo" in page

@@ -113,6 +113,13 @@ def test_set_entries_restrict_who_runs_on_a_set(name: str, skipped: bool) -> Non
     assert (skip_reason(query) is not None) == skipped
 
 
+@pytest.mark.parametrize("name, runs", [("bm3d", True), ("dncnn_pub_s25", False), ("noisy", False)])
+def test_set_entries_exclude_with_a_bang(name: str, runs: bool) -> None:
+    from denoisebench.prediction import set_runs_entry
+
+    assert set_runs_entry(("*", "!*_pub_*", "!noisy"), name) is runs
+
+
 def test_set_entries_are_parsed_and_checked() -> None:
     from denoisebench.config import evaluation_plan
     from denoisebench.errors import ConfigError

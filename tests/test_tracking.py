@@ -221,7 +221,7 @@ def test_score_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: 
     import json
     from types import SimpleNamespace
 
-    from denoisebench.score_run import log_cell_input
+    from denoisebench.pipeline.score import log_cell_input
 
     cell_dir = tmp_path / "noisy" / "kodak24" / "awgn_sigma25"
     cell_dir.mkdir(parents=True)

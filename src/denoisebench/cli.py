@@ -1,4 +1,5 @@
-"""The ``denoisebench`` command line: datasets, pretrained, synthesize, score, denoise, methods, papers, tracking.
+"""The ``denoisebench`` command line: datasets, pretrained, synthesize, score, denoise, methods, papers, status,
+tracking.
 
 Each subcommand is one :class:`Command` in the registry ``COMMANDS``: its function, the function adding its
 options, a one-line help and an example (the epilog of its ``--help``). A module adds commands by calling
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -253,6 +255,29 @@ def cmd_papers(args: argparse.Namespace) -> int:
         print(f"{args.readme}: paper table {'updated' if changed else 'already up to date'}")
         return 0
     print(status_table(params), end="")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------ status
+def _status_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", action="append", choices=["train", "predict", "score", "paper"],
+                   help="only this stage (repeatable; default: all; paper = every paper figure/table stage)")
+    p.add_argument("--params", help="params.yaml (default: the project root's)")
+
+
+@command("status", _status_setup, "each stale entry of the train/predict/score/paper stages, with the reason",
+         "denoisebench status\n  denoisebench status --stage train")
+def cmd_status(args: argparse.Namespace) -> int:
+    """Each stale entry of the train, predict, score and paper stages with why it would be rebuilt."""
+    from denoisebench.config import find_params_file, load_params
+    from denoisebench.pipeline.status import pipeline_steps, stale_lines
+
+    params_file = find_params_file(args.params)
+    if params_file is None:
+        raise ConfigError("no params.yaml found: run from the repository (or pass --params)")
+    os.chdir(params_file.parent)
+    lines = stale_lines(pipeline_steps(load_params(params_file.name), params_file.name), args.stage)
+    print("\n".join(lines) if lines else "every entry is current")
     return 0
 
 

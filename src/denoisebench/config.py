@@ -88,7 +88,8 @@ class Cell:
         crop: centre crop side applied to clean and noisy images alike (None = whole images).
         zeroshot: the set is one that zero-shot methods (per-image training, costly) run on.
         repeats: noise realisations per image (the N2N/B2U protocol repeats Kodak x10, Set14 x20).
-        entries: entry-name patterns (fnmatch) of the only entries evaluated on the set; None = every entry
+        entries: entry-name patterns (fnmatch; ``!pattern`` excludes) of the only entries evaluated on the set;
+            None = every entry
             (issue 13: restoration sets such as haze or rain run only the input baseline and their paper's entries).
     """
 

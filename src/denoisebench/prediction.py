@@ -62,10 +62,18 @@ def _not_in_evaluate_on(q: CellQuery) -> str | None:
     return None
 
 
+def set_runs_entry(patterns: tuple[str, ...] | None, entry: str) -> bool:
+    """Whether a set's ``entries`` patterns admit ``entry``: it matches a pattern and no ``!pattern`` (None = every
+    entry), so a set can run "every entry but the released models" (``["*", "!*_pub_*"]``)."""
+    if patterns is None:
+        return True
+    excluded = any(fnmatch.fnmatchcase(entry, p[1:]) for p in patterns if p.startswith("!"))
+    return not excluded and any(fnmatch.fnmatchcase(entry, p) for p in patterns if not p.startswith("!"))
+
+
 def _not_in_set_entries(q: CellQuery) -> str | None:
-    patterns = q.cell.entries
-    if patterns is not None and not any(fnmatch.fnmatchcase(q.entry.entry, p) for p in patterns):
-        return f"test set {q.cell.testset!r} runs only the entries {list(patterns)}"
+    if not set_runs_entry(q.cell.entries, q.entry.entry):
+        return f"test set {q.cell.testset!r} runs only the entries {list(q.cell.entries or ())}"
     return None
 
 

@@ -58,7 +58,7 @@ Validator = Callable[[nn.Module, int], "dict[str, float]"]
 Callback = Callable[[int, "dict[str, float]"], None]
 
 #: Env override of the resume store used by the ``train`` stage (default ``<repo root>/.denoisebench/checkpoints``).
-STORE_ENV = "DENOISEBENCH_CHECKPOINTS"
+STORE_ENV = "DENOISEBENCH_CHECKPOINTS"  # = denoisebench.mirror.CHECKPOINTS_ENV
 _STORE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("denoisebench_resume_store", default=None)
 
 
@@ -99,20 +99,10 @@ def entry_lock(out_dir: str | os.PathLike[str], main: bool = True) -> Iterator[N
 
 
 def default_store_root() -> Path:
-    """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo root>/.denoisebench/checkpoints`` (gitignored).
+    """The resume store of the ``train`` stage: :func:`denoisebench.mirror.checkpoint_root`."""
+    from denoisebench.mirror import checkpoint_root
 
-    The repository root is ``DENOISEBENCH_ROOT`` when set, else ``DVC_ROOT`` (set by DVC for every stage; for a
-    queued or ``--temp`` experiment it names the original repository, not the temporary copy that is deleted
-    afterwards), else the nearest folder above the working directory holding dvc.yaml.
-    """
-    from denoisebench.tracking import find_repo_root
-
-    env = os.environ.get(STORE_ENV)
-    if env:
-        return Path(env).expanduser()
-    dvc_root = os.environ.get("DVC_ROOT")
-    root = Path(dvc_root) if dvc_root and not os.environ.get("DENOISEBENCH_ROOT") else find_repo_root()
-    return root / ".denoisebench" / "checkpoints"
+    return checkpoint_root()
 
 
 @dataclass
