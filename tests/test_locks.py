@@ -47,7 +47,13 @@ WORKER = textwrap.dedent('''
     def step_log(step, logs):
         with open(log, "a") as fh:
             fh.write(f"{os.getpid()} {step} {time.monotonic():.3f}\\n")
-        time.sleep(pause)
+        gate = log.with_name("go")
+        if pause < 0:  # hold the lock after step 1 until the test opens the gate
+            deadline = time.monotonic() + 120
+            while step == 1 and not gate.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        else:
+            time.sleep(pause)
 
 
     images = [np.random.default_rng(0).uniform(0, 1, (24, 24, 1)).astype(np.float32)]
@@ -60,17 +66,19 @@ WORKER = textwrap.dedent('''
 ''')
 
 
-def _spawn(tmp_path: Path, pause: float, env: dict[str, str] | None = None, orphan: bool = False
-           ) -> subprocess.Popen | int:
-    """Start a worker; ``orphan``: through a shell that exits at once (the worker is reparented, as after a
-    killed `dvc`), returning the worker's PID."""
+def _spawn(tmp_path: Path, pause: float, env: dict[str, str] | None = None, orphan: bool = False,
+           stderr: Path | None = None) -> subprocess.Popen | int:
+    """Start a worker (``pause`` < 0: it holds the lock after step 1 until ``go`` exists); ``orphan``: through a
+    shell that exits at once (the worker is reparented, as after a killed `dvc`), returning the worker's PID;
+    ``stderr``: a file for its stderr (read while it runs)."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     args = [sys.executable, str(script), str(tmp_path / "steps.log"), str(tmp_path / "store"),
             str(tmp_path / "models" / "tiny"), str(pause)]
     full_env = {**os.environ, **(env or {})}
     if not orphan:
-        return subprocess.Popen(args, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        err = open(stderr, "w") if stderr else subprocess.PIPE  # noqa: SIM115 - the child owns it
+        return subprocess.Popen(args, env=full_env, stdout=subprocess.PIPE, stderr=err, text=True)
     shell = subprocess.run(["sh", "-c", " ".join(f"'{a}'" for a in args) + " >/dev/null 2>&1 & echo $!"],
                            env=full_env, capture_output=True, text=True, check=True)
     return int(shell.stdout.strip())
@@ -122,11 +130,18 @@ def test_a_newcomer_names_a_live_orphan_and_a_killed_holder_never_blocks(tmp_pat
 
 
 def test_two_concurrent_workers_of_one_config_never_write_together(tmp_path: Path) -> None:
-    first = _spawn(tmp_path, pause=0.4)
+    first = _spawn(tmp_path, pause=-1)  # holds the lock after its first step until the gate file appears
     _wait_for_steps(tmp_path, 1)
-    second = _spawn(tmp_path, pause=0.4)
+    err_file = tmp_path / "second.err"
+    second = _spawn(tmp_path, pause=0.0, stderr=err_file)
+    deadline = time.monotonic() + 120
+    while ("waiting for it to finish" not in err_file.read_text() and second.poll() is None
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+    (tmp_path / "go").touch()
     _, err1 = first.communicate(timeout=120)
-    out2, err2 = second.communicate(timeout=120)
+    out2, _ = second.communicate(timeout=120)
+    err2 = err_file.read_text()
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
     assert f"process {first.pid} holds lock" in err2 and "waiting for it to finish" in err2
     rows = _steps(tmp_path)
