@@ -39,6 +39,37 @@ def test_core_never_names_a_paper_package() -> None:
     assert offenders == []
 
 
+#: Registry items that belong to one paper (its own noise, data sets, metric protocols): registered from its package.
+PAPER_ONLY = {
+    "p001_meta_tta": {"protocol": ["ttaid", "ttaid_before"], "noise": ["composite", "speckle", "salt_pepper"]},
+    "p002_durn_mtl": {"protocol": ["durn", "durn_y"], "noise": ["motion_blur", "haze", "rain"],
+                      "dataset": ["gopro_train", "gopro_test", "reside_its", "reside_sots_indoor", "did_mdn_train",
+                                  "did_mdn_test"]},
+}
+
+
+def test_paper_only_registry_items_come_from_their_paper_and_core_items_from_the_core() -> None:
+    """The registries a paper can extend hold the core's items and each paper's own, registered from its folder."""
+    from denoisebench.datasets import DATASETS
+    from denoisebench.datasets.loaders import LOADERS
+    from denoisebench.metrics import PROTOCOLS
+    from denoisebench.noise.base import NOISE_MODELS
+    from denoisebench.pretrained.catalog import PRETRAINED
+
+    registries = {"protocol": PROTOCOLS, "noise": NOISE_MODELS, "dataset": DATASETS, "layout": LOADERS,
+                  "pretrained": PRETRAINED}
+    owned = {(kind, name): folder for folder, kinds in PAPER_ONLY.items() for kind, names in kinds.items()
+             for name in names}
+    for kind, registry in registries.items():
+        for name in registry.names():
+            origin = registry.origin(name)
+            folder = owned.get((kind, name))
+            if folder:
+                assert origin.startswith(f"denoisebench.papers.{folder}."), (kind, name, origin)
+            else:  # a core item: registered by core code (a paper's own item must be listed in PAPER_ONLY)
+                assert not origin.startswith("denoisebench.papers."), (kind, name, origin)
+
+
 def test_declarations_load_without_torch() -> None:
     code = "import sys; from denoisebench.papers import all_papers; all_papers(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -130,3 +130,12 @@ def test_set_entries_are_parsed_and_checked() -> None:
     sets[0]["entries"] = "noisy"
     with pytest.raises(ConfigError, match="entries"):
         evaluation_plan(params)
+
+
+def test_a_real_paired_set_carries_the_label_of_its_degradation() -> None:
+    from denoisebench.config import evaluation_plan
+
+    sets = [{"name": "gopro", "dataset": "demo", "noise": ["real:motion_blur", "real"]}]
+    blur, real = evaluation_plan({"profile": "demo", "evaluation": {"demo": {"sets": sets}}})
+    assert (blur.is_real, blur.label, blur.key) == (True, "motion_blur", "gopro/motion_blur")
+    assert (real.is_real, real.label) == (True, "real")

@@ -162,7 +162,7 @@ def test_paper_tables_003_and_unmapped_papers(results: Path, tmp_path: Path) -> 
     assert "copied from prior work" in table3 and "`blind2grad-0309`" in table3
     assert "raw-RGB BM3D, N2N and Ne2Ne cells" in text  # Table 5 caveat from the table notes
     page1 = (out / "001.md").read_text(encoding="utf-8")  # paper 001 (issue 12): mapped, no result in the fixture
-    assert "Ours with meta-testing → `meta_tta`" in page1
+    assert "Ours with meta-testing → `meta_tta_official`" in page1
     page0 = (out / "000.md").read_text(encoding="utf-8")
     assert "32.07 / 0.98" in page0 and "RENOIR" in page0
 

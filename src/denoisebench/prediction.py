@@ -131,8 +131,9 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
                  out_dir: Path, device: str) -> CellResult:
     """Denoise every noisy image of one synthesized cell (its ``manifest``); write outputs and ``timings.csv``.
 
-    Zero-shot methods report their per-image training in ``context.extra["zeroshot"]``; its ``iterations`` and
-    ``train_seconds`` become timing columns (empty for other methods).
+    The context's ``extra["dataset"]`` names the cell's dataset. Zero-shot methods report their per-image training
+    in ``context.extra["zeroshot"]``; its ``iterations`` and ``train_seconds`` become timing columns (empty for
+    other methods).
     """
     rows = []
     total = 0.0
@@ -142,8 +143,9 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
         sigma = manifest.get("sigma")
         if sigma is None:
             sigma = estimate_sigma_255(noisy)
+        # the cell's dataset rides along: a multi-task model picks the decoder of a real paired set by it
         context = DenoiseContext(sigma=sigma, noise=manifest.get("noise_params"), seed=int(record.get("seed") or 0),
-                                 device=device)
+                                 device=device, extra={"dataset": manifest.get("dataset", cell.dataset)})
         start = time.perf_counter()
         restored = denoise_adapted(method, noisy, context)
         seconds = time.perf_counter() - start

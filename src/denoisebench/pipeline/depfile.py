@@ -31,7 +31,7 @@ FILE_PREFIX = "file:"
 
 
 def paper_package(module: str) -> str | None:
-    """``denoisebench.papers.p004_x`` for any module inside that paper package, else None."""
+    """The paper package (``denoisebench.papers.<folder>``) of any module inside one, else None."""
     if not module.startswith(PAPERS_PACKAGE):
         return None
     return ".".join(module.split(".")[:3])

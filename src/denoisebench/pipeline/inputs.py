@@ -46,8 +46,7 @@ def entry_spec(entry: MethodEntry) -> list[Any]:
 
 
 def own_paper(entry: MethodEntry) -> str | None:
-    """The paper package of an entry whose ``code`` is a paper folder (``papers/p004_x`` ->
-    ``denoisebench.papers.p004_x``)."""
+    """The paper package (module name) of an entry whose ``code`` is a paper folder (``papers/<folder>``)."""
     code = (entry.code or "").strip("/")
     parts = code.split("/")
     return f"denoisebench.papers.{parts[1]}" if len(parts) >= 2 and parts[0] == "papers" else None

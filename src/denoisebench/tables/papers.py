@@ -12,7 +12,6 @@ paper declarations (:data:`denoisebench.papers.PAPERS`), their reported numbers 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

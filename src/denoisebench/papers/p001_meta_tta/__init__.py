@@ -1,10 +1,13 @@
 """Paper 001: Gunawan, Nugroho & Park, "Test-time adaptation for real image denoising via meta-transfer learning".
 
-Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s parallel-head net, mask net), the
-losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`: MAXL pre-training, MAML meta-transfer,
-per-image meta-test), the resumable training loop (:mod:`.training`, schedule :mod:`.schedule`) and the method
-``meta_tta`` (:mod:`.method`); the RIDNet baseline (:mod:`.ridnet`, method ``ridnet_real`` in :mod:`.baseline`,
-trained on the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
+Code: the networks (:mod:`.network`: multi-task restoration net, Chi et al.'s baseline as the authors ran it
+(TTAID ``RestorationNetV0``), mask net), the losses (:mod:`.losses`), the three stages as functions (:mod:`.meta`:
+MAXL pre-training, MAML meta-transfer, per-image meta-test), the resumable training loop (:mod:`.training`,
+schedule :mod:`.schedule`, checkpoint selection :mod:`.selection`) and the method ``meta_tta`` (:mod:`.method`;
+entries ``meta_tta_official``, the authors' loop with its effective inner K = 1, to which the paper's rows map, and
+``meta_tta``, 5 chained inner steps as the paper's text describes); the ``ttaid`` / ``ttaid_before`` protocols
+(:mod:`.registers`); the RIDNet baseline (:mod:`.ridnet`, method ``ridnet_real`` in :mod:`.baseline`, trained on
+the meta-transfer pool); the meta-test report stage (:mod:`.metatest`). See docs/methods.md (paper 001).
 """
 
 from denoisebench.papers import Paper
@@ -15,9 +18,12 @@ PAPER = Paper(
     title="Test-time Adaptation for Real Image Denoising via Meta-transfer Learning",
     seed_file="001_ed9b8ff3df05127e.txt",
     reported="meta_tta.csv",
-    method_map={"Ours with meta-testing": ["meta_tta"], "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta"]},
-    extra_rows={"Ours with meta-testing, inner loop K = 1 (the official code's effective K)": ["meta_tta_k1"]},
+    method_map={"Ours with meta-testing": ["meta_tta_official"],
+                "MAXL + MTL, aux loss MRL (masked rec.)": ["meta_tta_official"]},
+    extra_rows={"Ours with meta-testing, 5 chained inner steps (as the paper's text describes; the authors' code "
+                "runs an effective K = 1)": ["meta_tta"]},
     code=("method", "baseline"),
+    registers=("registers", "noise"),
     networks=("network", "ridnet"),
     stages={"metatest": "metatest:main", "ablation": "ablation:main"},
     note="The paper tests on Nam (1024 centre crops) and validates on its training pool; offline, CC15 (15 512-px "

@@ -11,8 +11,9 @@ Config: ``features`` (64), ``reduction`` (16), ``channels`` (3), ``train`` (sche
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class RIDNetRealMethod(LearnedMethod):
     paper = "meta_tta"
     kind = "supervised"
     display_name = "RIDNet"
-    DEFAULTS: dict[str, Any] = {"channels": 3, "features": 64, "reduction": 16, "train": {}}
+    DEFAULTS: ClassVar[dict[str, Any]] = {"channels": 3, "features": 64, "reduction": 16, "train": {}}
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:

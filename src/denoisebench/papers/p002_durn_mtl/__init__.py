@@ -2,8 +2,10 @@
 
 Code: the DuRB-M network with task layouts (:mod:`.network`), the DuRN loss (:mod:`.losses`), task-cycle training
 (:mod:`.training`), the method (:mod:`.method`) and the report stage (:mod:`.report`: Tables 2-3 under the DuRN
-protocols, the 4-task row, the denoising extension, parameters per layout, the figure). The degradations (motion
-blur, haze, rain; JPEG) are core noise models (``denoisebench.noise.degradations``). Choices: docs/methods.md.
+protocols, the 4-task row, the denoising extension, parameters per layout, the figure). Registered from this folder
+(``registers``): the degradations motion blur, haze and rain (:mod:`.degradations`; JPEG is a core noise model),
+the paired restoration sets GoPro, RESIDE ITS / SOTS-indoor and DID-MDN (:mod:`.datasets`) and the DuRN metric
+protocols ``durn`` / ``durn_y`` (:mod:`.protocols`). Choices: docs/methods.md.
 """
 
 from denoisebench.papers import Paper
@@ -33,12 +35,16 @@ PAPER = Paper(
         "Beyond the paper: denoising alone (same net)": ["durn_st_denoise"],
     },
     code=("method",),
+    registers=("degradations", "datasets", "protocols"),
     networks=("network",),
     stages={"report": "report:main"},
     note="Table 1 (comparison with the state of the art, Ours(3)/Ours(4)) is missing from the paper's text: only "
-         "its caption survives. The test sets `gopro`, `sots` and `did_mdn` are offline stand-ins (CBSD68 crops "
-         "with uniform motion blur, haze on a synthetic depth and rain streaks, method-specs 2.9), not GoPro, "
-         "RESIDE SOTS-indoor or DID-MDN; training degrades CBSD432 the same way. The tables on this page use the "
+         "its caption survives. The test sets `gopro`, `sots` and `did_mdn` are STAND-INS in every profile (CBSD68 "
+         "crops with uniform motion blur, haze on a synthetic depth and rain streaks, method-specs 2.9), not "
+         "GoPro, RESIDE SOTS-indoor or DID-MDN (the paired loaders exist; predict does not yet tell the method "
+         "which set a real pair comes from). Training: the paper profile trains each task on its paper set (GoPro "
+         "train at 640x360, RESIDE ITS, DID-MDN, DIV2K halved for JPEG); quick and demo degrade CBSD432 the "
+         "stand-in way. The tables on this page use the "
          "benchmark's common protocol (RGB, rounded, Wang SSIM); the report stage rescoring with the DuRN "
          "protocols (RGB for blur/haze, Y for rain/JPEG, truncated, skimage SSIM) and the 3-task means of "
          "Table 2 is linked below.",
