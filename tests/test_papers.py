@@ -142,7 +142,7 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
                                               "patch_size": 24, "optimizer": "adam", "lr": 0.001, "milestones": [],
                                               "seed": 0, "checkpoint_every": 2, "log_every": 2}}}
     params["paper_stages"] = {"probe": {}, "results": {}}
-    params["run_entries"]["demo"].append("toy_entry")  # a new paper's entries join the demo's smoke test
+    params["run_entries"]["demo"] = ["noisy", "toy_entry"]  # a new paper's entries join the demo's smoke test
     params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg",
            "DENOISEBENCH_TRACKING": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",

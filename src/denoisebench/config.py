@@ -270,6 +270,11 @@ def not_run_reason(params: dict[str, Any], entry: str) -> str | None:
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         raise ConfigError(f"params.yaml: run_entries.{profile} must be a list of entry-name patterns or null (every "
                           f"entry), got {patterns!r}")
+    entries = method_entries(params)
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in entries)]
+    if unmatched:
+        raise ConfigError(f"params.yaml: run_entries.{profile}: {unmatched[0]!r} matches no method entry; valid "
+                          f"entries: {', '.join(entries)} (fix or remove the name; shell patterns like 'liu_*' work)")
     if any(fnmatch.fnmatchcase(entry, pattern) for pattern in patterns):
         return None
     return f"not run in profile {profile} (params run_entries.{profile}; null runs every entry)"

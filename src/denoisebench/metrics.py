@@ -287,7 +287,7 @@ def prepare_pair(reference: Any, restored: Any, protocol: Protocol = DEFAULT_PRO
     ref, res = to_space(ref, integer), to_space(res, integer)
     b = protocol.border
     if min(ref.shape[:2]) <= 2 * b:
-        raise ValueError(f"border={b} crops the whole image of shape {ref.shape[:2]}; use a smaller border")
+        raise ImageSizeError(f"border={b} crops the whole image of shape {ref.shape[:2]}; use a smaller border")
     if b:
         ref, res = ref[b:-b, b:-b], res[b:-b, b:-b]
     return ref, res
@@ -301,9 +301,9 @@ def _psnr_prepared(a: np.ndarray, b: np.ndarray) -> float:
 def _ssim_prepared(a: np.ndarray, b: np.ndarray, protocol: Protocol) -> float:
     func, min_size = SSIM_VARIANTS[protocol.ssim]
     if min(a.shape[:2]) < min_size:
-        raise ValueError(
+        raise ImageSizeError(
             f"image of shape {a.shape[:2]} (after a {protocol.border} px border crop) is too small for SSIM "
-            f"{protocol.ssim!r}; it needs at least {min_size}x{min_size} pixels"
+            f"{protocol.ssim!r}; it needs at least {min_size}x{min_size} pixels: score larger images"
         )
     return func(a, b)
 

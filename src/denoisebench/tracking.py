@@ -391,7 +391,16 @@ def flush_pending(client: Any = None, experiment_id: str | None = None) -> int:
     if not folders:
         return 0
     if client is None:
-        client, experiment_id = open_store(tracking_uri())
+        try:
+            client, experiment_id = open_store(tracking_uri())
+        except Exception as exc:  # noqa: BLE001 - a damaged store must not block the pipeline; the journals wait
+            import logging
+
+            logging.getLogger("denoisebench").warning(
+                "MLflow store %s cannot be opened (%s: %s); %d deferred run(s) stay in %s: repair or move the store "
+                "aside, then `denoisebench tracking flush`", tracking_uri(), type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "", len(pending(root)), root)
+            return 0
     _parents_first(folders, client, str(experiment_id))
     return flush_journals(root, client, experiment_id)
 

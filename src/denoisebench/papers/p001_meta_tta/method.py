@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from denoisebench.checkpoints import load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
@@ -93,14 +94,13 @@ class MetaTTAMethod(LearnedMethod):
         return count_parameters(self.build_network())
 
     def _init_state(self) -> dict[str, Any] | None:
-        import torch
 
         path = self.params["init_checkpoint"]
         if path is None:
             return None
         if not Path(path).is_file():
             raise ConfigError(f"{self.name}: init_checkpoint {path} not found; train that entry first (dvc repro)")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_verified(path)
         if not isinstance(ckpt, dict) or ckpt.get("method") != self.name:
             raise ConfigError(f"{self.name}: init_checkpoint {path} is not a meta_tta model.pt")
         if ckpt["method_config"]["architecture"] != self.params["architecture"]:

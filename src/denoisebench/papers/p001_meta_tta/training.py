@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from denoisebench.checkpoints import CorruptCheckpointError, load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.papers.p001_meta_tta import meta
 from denoisebench.papers.p001_meta_tta.network import MetaTTANet
@@ -122,7 +123,7 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
                    tracking: dict[str, Any] | None = None, callbacks: Sequence[Callable[[int, dict], None]] = (),
                    init_state: dict[str, torch.Tensor] | None = None) -> core.TrainResult:
     """Run the entry's stages (``params``: the method config) and write ``model.pt``; return a TrainResult."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_meta_tta(model, params, clean_images, schedule, out_dir, meta_info=meta_info,
                                tracking=tracking, callbacks=callbacks, init_state=init_state, rank=rank)
 
@@ -198,7 +199,7 @@ def train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.nda
     at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet); data
     parallel under ``torchrun`` as :func:`train_meta_tta` (the L1 loss is a mean: the ranks' gradients are
     averaged)."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_supervised_pairs(model, clean_images, schedule, out_dir, meta_info=meta_info,
                                        tracking=tracking, callbacks=callbacks, rank=rank)
 
@@ -356,8 +357,8 @@ def _newest_state(paths: Sequence[Path], digest: str, total: int) -> dict[str, A
         if not path.is_file():
             continue
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError) as exc:  # unreadable: training restarts
+            state = load_verified(path)
+        except CorruptCheckpointError as exc:  # unreadable or damaged: training restarts
             log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
             continue
         if state.get("config_hash") == digest and int(state["step"]) <= total and "optimizers" in state:
