@@ -100,7 +100,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in PROTOCOLS]
     if unknown:
         raise ConfigError(f"--protocol {unknown[0]!r} unknown; valid: {', '.join(sorted(PROTOCOLS))}")
-    frame = score_folders(Path(args.reference), Path(args.restored), {n: PROTOCOLS[n] for n in names})
+    frame = score_folders(Path(args.reference), Path(args.restored), {n: PROTOCOLS[n] for n in names},
+                          track=lambda pairs: progress(pairs, args, "score", total=len(pairs), unit="image"))
     print(format_scores(frame, as_json=args.json))
     return 0
 
