@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
 from denoisebench.papers import Paper, all_papers
-from denoisebench.tables.cells import PaperCell, counts, paper_cells
+from denoisebench.tables.cells import PaperCell, _number, counts, paper_cells
 from denoisebench.tables.evidence import incomplete
 from denoisebench.tables.loader import ResultSet, load_results
 
@@ -80,15 +79,6 @@ def comparisons(cells: list[tuple[Paper, list[PaperCell]]]) -> list[Comparison]:
                                   round(v.delta or 0.0, 4), v.match.entry.profile, v.cls.label, v.status, v.why,
                                   not incomplete(v.match, testset=c.testset), c.own))
     return out
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, else None."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def headline(cells: list[tuple[Paper, list[PaperCell]]], results: ResultSet) -> dict[str, Any]:
