@@ -51,7 +51,7 @@ def test_denoise_folder_estimates_sigma(noisy_image: Path, tmp_path: Path, capsy
 @pytest.mark.parametrize("argv, message", [
     (["denoise", "--method", "bm4d", "--input", "x.png", "--output", "y.png"], "unknown method 'bm4d'"),
     (["datasets", "fetch", "kodak25"], "unknown dataset 'kodak25'"),
-    (["synthesize", "--input", ".", "--output", "o", "--noise", "gauss"], "unknown noise"),
+    (["synthesize", "--input", ".", "--output", "../o", "--noise", "gauss"], "unknown noise"),
 ])
 def test_unknown_names_are_listed(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

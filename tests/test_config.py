@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.config import (TRAINED_GROUPS, active_profile, evaluation_plan, load_params, method_entries, method_entry,
-                                 train_settings)
+from denoisebench.config import (
+    TRAINED_GROUPS,
+    active_profile,
+    evaluation_plan,
+    load_params,
+    method_entries,
+    method_entry,
+    train_settings,
+)
 from denoisebench.errors import ConfigError
 from denoisebench.stage_support import datasets_needed
 
@@ -166,3 +173,15 @@ def test_run_entries_select_what_a_profile_runs(params: dict) -> None:
     params["run_entries"]["demo"] = "noisy"
     with pytest.raises(ConfigError, match=r"run_entries\.demo must be a list"):
         not_run_reason(params, "noisy")
+
+
+def test_run_entries_name_matching_no_entry_is_an_error(params: dict) -> None:
+    """A typo in run_entries (issue 24: `[noisy, bm3d, nosuch_method]` ran with no warning) names the pattern and
+    the valid entries, for every entry asked about (each stage asks)."""
+    from denoisebench.config import not_run_reason
+
+    params = {**copy.deepcopy(params), "profile": "demo", "run_entries": {"demo": ["noisy", "bm3d", "nosuch_*"]}}
+    for entry in ("noisy", "bm3d", "dncnn_color_blind"):
+        with pytest.raises(ConfigError, match=r"run_entries\.demo: 'nosuch_\*' matches no method entry; valid "
+                                              r"entries: noisy, bm3d"):
+            not_run_reason(params, entry)

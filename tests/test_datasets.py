@@ -33,6 +33,7 @@ EXPECTED = {
     # issue 13 (paper 002): restoration sets
     "gopro_test": "GoPro", "gopro_train": "GoPro", "reside_sots_indoor": "RESIDE_SOTS", "reside_its": "RESIDE_ITS",
     "did_mdn_test": "DID-MDN",
+    "did_mdn_train": "DID-MDN",
     "div2k": "DIV2K", "sidd_small": "SIDD_Small",  # paper 001 (issue 12)
 }
 
@@ -78,7 +79,8 @@ def test_checksum_files_match_mirror_and_declared_files(shared_data: Path) -> No
 
 
 def test_train_sets_exclude_test_images() -> None:
-    stems = lambda name: {PurePosixPath(f.path).stem for f in get_spec(name).files}  # noqa: E731
+    def stems(name):
+        return {PurePosixPath(f.path).stem for f in get_spec(name).files}
     assert len(stems("cbsd432")) == 432 and not stems("cbsd432") & stems("cbsd68")
 
 

@@ -8,7 +8,7 @@ import pytest
 from denoisebench.config import Cell
 from denoisebench.errors import ConfigError
 from denoisebench.noise import build_noise, parse_noise_spec
-from denoisebench.noise.degradations import line_kernel, smooth_depth
+from denoisebench.papers.p002_durn_mtl.degradations import line_kernel, smooth_depth
 from denoisebench.synthesis import synthesize_folder
 
 
@@ -48,7 +48,8 @@ def test_motion_kernel_and_blur_statistics() -> None:
     x = _image()
     y = build_noise("motion_blur:length=15,angle=0,noise_sigma=0,quantize=false").apply(x, np.random.default_rng(0))
     assert abs(float(y.mean() - x.mean())) < 2e-3  # the kernel sums to 1 (reflect padding keeps the mean)
-    grad = lambda img, axis: float(np.abs(np.diff(img, axis=axis)).mean())  # noqa: E731
+    def grad(img, axis):
+        return float(np.abs(np.diff(img, axis=axis)).mean())
     assert grad(y, 1) < 0.3 * grad(x, 1)  # horizontal motion smooths along rows ...
     assert grad(y, 0) < grad(x, 0)
 

@@ -51,7 +51,10 @@ def test_denoise_folder_success_merges_into_existing_output(tmp_path: Path) -> N
     (tmp_path / "out" / "keep.txt").write_text("user file")
     proc = cli("denoise", "--method", "noisy", "--sigma", "10", "--input", "in", "--output", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "keep.txt"]
+    # the user's file is kept; the record of what denoisebench wrote lets a rerun replace a.png
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".denoisebench-outputs.json", "a.png", "keep.txt"]
+    assert cli("denoise", "--method", "noisy", "--sigma", "10", "--input", "in", "--output", "out",
+               cwd=tmp_path).returncode == 0
 
 
 def test_atomic_dir_replace_keeps_the_old_folder_on_failure(tmp_path: Path) -> None:
@@ -141,6 +144,7 @@ def test_unknown_profile_under_dvc_keeps_data_raw(tmp_path: Path, shared_data: P
     params["evaluation"]["demo"] = {"limit_images": 1, "sets": [{"name": "set12", "dataset": "set12",
                                                                  "noise": ["awgn:sigma=25"]}]}
     params["methods"] = {"classical": {"noisy": {"method": "noisy"}}}
+    params["run_entries"]["demo"] = ["noisy"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env_run = lambda *args: subprocess.run([*dvc, *args], cwd=tmp_path, capture_output=True, text=True,  # noqa: E731
                                            timeout=300, check=False,

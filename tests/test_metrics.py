@@ -240,7 +240,7 @@ def test_protocol_defaults_and_round_trip():
     assert Protocol.from_dict({"border": 3}) == get_protocol("shave3")
     for name in PROTOCOLS.names():
         assert Protocol.from_dict(get_protocol(name).to_dict()) == get_protocol(name)
-    assert PROTOCOLS.names() == ["default", "durn", "durn_y", "shave3", "sidd", "ttaid"]
+    assert {"default", "shave3", "sidd"} <= set(PROTOCOLS.names())
     assert get_protocol("ttaid") == Protocol(quant="float", ssim="skimage_default")  # paper 001's official metric
     assert get_protocol("durn") == Protocol(quant="trunc", ssim="skimage_default")
     assert get_protocol("durn_y") == Protocol(space="y_opencv", quant="trunc", ssim="skimage_default")

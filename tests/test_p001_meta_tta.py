@@ -6,12 +6,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from denoisebench.models import MODELS, count_parameters  # noqa: E402
-from denoisebench.papers.p001_meta_tta import losses  # noqa: E402
-from denoisebench.papers.p001_meta_tta.meta import (  # noqa: E402
-    _heads_forward, head_parameter_count, inner_adapt, lookahead_mask_loss, meta_test, mtl_outer_loss, net_params,
+from denoisebench.models import MODELS, count_parameters
+from denoisebench.papers.p001_meta_tta import losses
+from denoisebench.papers.p001_meta_tta.meta import (
+    _heads_forward,
+    head_parameter_count,
+    inner_adapt,
+    lookahead_mask_loss,
+    meta_test,
+    mtl_outer_loss,
+    net_params,
 )
-from denoisebench.papers.p001_meta_tta.network import MetaTTANet  # noqa: E402
+from denoisebench.papers.p001_meta_tta.network import MetaTTANet
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +44,33 @@ def test_parameter_counts_match_the_paper() -> None:
     assert head_parameter_count(model, "code") == 49_536
     assert count_parameters(MODELS.get("ttaid_restoration")()) == 603_360
     assert count_parameters(MODELS.get("ttaid_mask")()) == 56_449
+    # Table 1's Chi et al. row as the authors ran it (TTAID RestorationNetV0): auxiliary path 38,592 (was 610,848)
+    assert count_parameters(MODELS.get("ttaid_chi")()) == 620_928
 
 
-@pytest.mark.parametrize("architecture", ["sequential", "parallel"])
+def test_plain_stage1_makes_one_theta1_update_per_step_maxl_two_passes() -> None:
+    from denoisebench.papers.p001_meta_tta.schedule import MetaSchedule
+
+    schedule = MetaSchedule(s1_epochs=3, s1_steps=4)
+    assert (schedule.stage1_steps_of("maxl"), schedule.stage1_steps_of("plain"), schedule.stage1_steps_of("none")) \
+        == (24, 12, 0)
+
+
+def test_ttaid_scores_before_unclamped_and_after_clamped() -> None:
+    import numpy as np
+
+    from denoisebench.metrics import PROTOCOLS, evaluate_pair
+
+    clean = np.full((8, 8, 3), 0.9)
+    out = clean.copy()
+    out[0, 0] = 1.3  # out of range: the clamp to 1.0 cuts its error to 0.1
+    raw, clamped = evaluate_pair(clean, out, PROTOCOLS["ttaid_before"]), evaluate_pair(clean, out, PROTOCOLS["ttaid"])
+    mse = 0.4 ** 2 * 3 / (8 * 8 * 3)
+    assert raw["psnr"] == pytest.approx(10 * np.log10(1 / mse))
+    assert clamped["psnr"] == pytest.approx(10 * np.log10(1 / (mse / 16)))
+
+
+@pytest.mark.parametrize("architecture", ["sequential", "chi"])
 def test_heads_on_precomputed_features_equal_the_full_forward(architecture: str) -> None:
     torch.manual_seed(0)
     model = MetaTTANet(architecture).double()
@@ -148,7 +178,7 @@ def test_meta_test_adapts_a_copy_of_the_heads_only(model64: MetaTTANet, variant:
     assert all(torch.equal(state[k], v) for k, v in model64.state_dict().items())  # body, heads, mask untouched
     assert not torch.equal(result.before, result.after)
     assert float(result.after.min()) >= 0 and float(result.after.max()) <= 1
-    torch.testing.assert_close(result.before, model64.net(noisy)[0].clamp(0, 1))
+    torch.testing.assert_close(result.before, model64.net(noisy)[0])  # unclamped, as the official validate keeps it
     assert result.mask.shape == (1, 1, 16, 16)
     assert len(result.aux_losses) == 5
     with pytest.raises(ValueError, match="variant"):
@@ -204,8 +234,8 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
     rng = np.random.default_rng(0)
     images = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(2)]
-    schedule = dict(s1_epochs=1, s1_steps=1, s1_batch=1, s1_patch=16, s2_iterations=2, s2_batch=2, s2_patch=16,
-                    pool="synthetic", seed=1, checkpoint_every=1, log_every=1)
+    schedule = {"s1_epochs": 1, "s1_steps": 1, "s1_batch": 1, "s1_patch": 16, "s2_iterations": 2, "s2_batch": 2, "s2_patch": 16,
+                    "pool": "synthetic", "seed": 1, "checkpoint_every": 1, "log_every": 1}
     config = {"inner_steps": 1}
     whole = build_method("meta_tta", config)
     whole.train(images, tmp_path / "whole", train_config=schedule)
@@ -228,6 +258,47 @@ def test_training_resumes_after_an_interruption_to_the_same_weights(tmp_path, mo
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_official_checkpoint_selection_keeps_the_best_validated_weights_and_resumes(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from denoisebench.methods import build_method
+
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "0")
+    rng = np.random.default_rng(0)
+    images = [rng.random((24, 24, 3), dtype=np.float32) for _ in range(2)]
+    schedule = {"s1_epochs": 1, "s1_steps": 1, "s1_batch": 1, "s1_patch": 16, "s2_iterations": 3, "s2_batch": 2,
+                "s2_patch": 16, "s2_lr": 0.001, "pool": "synthetic", "seed": 1, "checkpoint_every": 1, "log_every": 1,
+                "select": "official", "select_every": 1, "select_crop": 16}
+    config = {"inner_steps": 1}
+    whole = build_method("meta_tta", config)
+    whole.train(images, tmp_path / "whole", train_config=schedule)
+    saved = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    selection = saved["summary"]["selection"]
+    state = torch.load(tmp_path / "whole" / "state.pt", weights_only=True)
+    history = state["selector"]["history"]
+    assert [h[0] for h in history] == [3, 4, 5] and selection["validated"] == 3  # every stage-2 step
+    best_step, best = max(history, key=lambda h: h[1])
+    assert selection["rule"] == "official" and selection["best_step"] == best_step and selection["best_psnr"] == best
+    last = state["model"]
+    same_as_last = all(torch.equal(saved["model"][k], last[k]) for k in last)
+    assert same_as_last == (best_step == 5)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step: int, logs: dict) -> None:
+        if step == 4:
+            raise Stop
+
+    cut = build_method("meta_tta", config)
+    with pytest.raises(Stop):
+        cut.train(images, tmp_path / "cut", train_config=schedule, callbacks=[stop_at_4])
+    build_method("meta_tta", config).train(images, tmp_path / "cut", train_config=schedule)
+    resumed = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)
+    assert resumed["summary"]["selection"] == selection
+    assert all(torch.equal(saved["model"][k], resumed["model"][k]) for k in last)
+
+
 def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tmp_path, monkeypatch) -> None:
     import numpy as np
 
@@ -240,20 +311,20 @@ def test_ridnet_baseline_has_the_official_parameter_count_and_trains_on_pairs(tm
     rng = np.random.default_rng(0)
     images = [rng.random((20, 20, 3), dtype=np.float32) for _ in range(2)]
     method = build_method("ridnet_real", {"features": 16, "reduction": 4})
-    method.train(images, tmp_path, train_config=dict(s2_iterations=2, s2_batch=2, s2_patch=16, pool="synthetic",
-                                                     seed=0, checkpoint_every=1, log_every=1))
+    method.train(images, tmp_path, train_config={"s2_iterations": 2, "s2_batch": 2, "s2_patch": 16, "pool": "synthetic",
+                                                     "seed": 0, "checkpoint_every": 1, "log_every": 1})
     assert method.last_result.steps == 2
     out = method.denoise(images[0], DenoiseContext())
     assert out.shape == images[0].shape and np.isfinite(out).all()
     with pytest.raises(ConfigError, match="s1_epochs"):
-        method.train(images, tmp_path / "x", train_config=dict(s1_epochs=1, pool="synthetic"))
+        method.train(images, tmp_path / "x", train_config={"s1_epochs": 1, "pool": "synthetic"})
 
 
 def test_ablation_sets_are_deterministic_centre_crops() -> None:
     import numpy as np
 
-    from denoisebench.papers.p001_meta_tta.ablation import TABLE1, TABLE3, load_pairs
     from denoisebench.methods import build_method
+    from denoisebench.papers.p001_meta_tta.ablation import TABLE1, TABLE3, load_pairs
 
     spec = {"dataset": "demo", "split": "test", "limit": 2, "crop": 40, "noise": "composite"}
     first, again = load_pairs(spec, None, seed=3), load_pairs(spec, None, seed=3)

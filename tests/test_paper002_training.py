@@ -81,3 +81,24 @@ def test_single_task_control_trains_only_its_path(tmp_path) -> None:
                                                   for k in changed)
     with pytest.raises(ConfigError, match="tasks"):
         build_method("durn_mtl", {"layout": "R>B>H", "tasks": ["jpeg"]})
+
+
+def test_augmentation_follows_the_authors_per_task(tmp_path) -> None:
+    """Rain: horizontal flips with probability 1/2 (DuRN rain_streak.py); blur and haze: none (motion_blur.py,
+    haze.py); the generic 8-way augmentation is refused."""
+    cycle = TaskCycle(["rain", "blur", "haze"], {}, {"rain": ["rain"], "blur": ["motion_blur"], "haze": ["haze"]},
+                      seed=3)
+    assert cycle.augment_of == {"rain": "hflip", "blur": "none", "haze": "none"}
+    batch = np.random.default_rng(0).random((64, 3, 8, 8)).astype(np.float32)
+    for task in ("blur", "haze"):
+        assert np.array_equal(cycle.augment(batch, task, 5), batch)
+    rain = cycle.augment(batch, "rain", 5)
+    flipped = [np.array_equal(r, b[:, :, ::-1]) for r, b in zip(rain, batch)]
+    kept = [np.array_equal(r, b) for r, b in zip(rain, batch)]
+    assert all(f != k for f, k in zip(flipped, kept)) and 16 < sum(flipped) < 48
+    assert np.array_equal(cycle.augment(batch, "rain", 5), rain)  # a function of (seed, step)
+    assert "task_augment" in cycle.params
+    method = build_method("durn_mtl", {"layout": "R>B>H"})
+    images = [np.random.default_rng(1).random((24, 24, 3), dtype=np.float32)]
+    with pytest.raises(ConfigError, match="augment"):
+        method.train(images, tmp_path, train_config={**TINY, "augment": True})

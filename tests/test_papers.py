@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from denoisebench.errors import ConfigError, UnknownNameError
-from denoisebench.papers import PAPERS, Paper, _as_entry_lists, all_papers, find_paper
+from denoisebench.papers import PAPERS, _as_entry_lists, all_papers, find_paper
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = Path(__file__).resolve().parent / "toy_paper" / "p999_toy"
@@ -37,6 +37,37 @@ def test_core_never_names_a_paper_package() -> None:
     offenders = [str(p.relative_to(REPO)) for p in core
                  if re.search(r"denoisebench\.papers\.p\d{3}|papers import p\d{3}", p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+#: Registry items that belong to one paper (its own noise, data sets, metric protocols): registered from its package.
+PAPER_ONLY = {
+    "p001_meta_tta": {"protocol": ["ttaid", "ttaid_before"], "noise": ["composite", "speckle", "salt_pepper"]},
+    "p002_durn_mtl": {"protocol": ["durn", "durn_y"], "noise": ["motion_blur", "haze", "rain"],
+                      "dataset": ["gopro_train", "gopro_test", "reside_its", "reside_sots_indoor", "did_mdn_train",
+                                  "did_mdn_test"]},
+}
+
+
+def test_paper_only_registry_items_come_from_their_paper_and_core_items_from_the_core() -> None:
+    """The registries a paper can extend hold the core's items and each paper's own, registered from its folder."""
+    from denoisebench.datasets import DATASETS
+    from denoisebench.datasets.loaders import LOADERS
+    from denoisebench.metrics import PROTOCOLS
+    from denoisebench.noise.base import NOISE_MODELS
+    from denoisebench.pretrained.catalog import PRETRAINED
+
+    registries = {"protocol": PROTOCOLS, "noise": NOISE_MODELS, "dataset": DATASETS, "layout": LOADERS,
+                  "pretrained": PRETRAINED}
+    owned = {(kind, name): folder for folder, kinds in PAPER_ONLY.items() for kind, names in kinds.items()
+             for name in names}
+    for kind, registry in registries.items():
+        for name in registry.names():
+            origin = registry.origin(name)
+            folder = owned.get((kind, name))
+            if folder:
+                assert origin.startswith(f"denoisebench.papers.{folder}."), (kind, name, origin)
+            else:  # a core item: registered by core code (a paper's own item must be listed in PAPER_ONLY)
+                assert not origin.startswith("denoisebench.papers."), (kind, name, origin)
 
 
 def test_declarations_load_without_torch() -> None:
@@ -100,7 +131,10 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
     params_path = work / "params.yaml"
     params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
     params["profile"] = "demo"
-    params["evaluation"]["demo"]["sets"] = [s for s in params["evaluation"]["demo"]["sets"] if s["name"] == "demo"]
+    # the toy paper's own dataset, noise model and metric protocol (its registers module), used by name
+    params["evaluation"]["demo"]["sets"] = [{"name": "toy", "dataset": "toy_set", "split": "test",
+                                             "noise": ["toy_noise:sigma=25"]}]
+    params["score"]["protocols"]["toy"] = "toy_shave4"
     params["methods"] = {"classical": {"noisy": params["methods"]["classical"]["noisy"]}, "cascade": {},
                          "learned": {"toy_entry": {"method": "toy", "code": "papers/p999_toy", "channels": 3,
                                                    "train_noise": {"name": "awgn", "sigma": 25}}}}
@@ -108,7 +142,7 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
                                               "patch_size": 24, "optimizer": "adam", "lr": 0.001, "milestones": [],
                                               "seed": 0, "checkpoint_every": 2, "log_every": 2}}}
     params["paper_stages"] = {"probe": {}, "results": {}}
-    params["run_entries"]["demo"].append("toy_entry")  # a new paper's entries join the demo's smoke test
+    params["run_entries"]["demo"] = ["noisy", "toy_entry"]  # a new paper's entries join the demo's smoke test
     params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg",
            "DENOISEBENCH_TRACKING": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -123,7 +157,11 @@ def test_toy_paper_is_one_folder_plus_params(tmp_path: Path) -> None:
     _run(["dvc", "repro", "tables"], work, env)
     assert (work / "models" / "toy_entry" / "model.pt").is_file()
     metrics = json.loads((work / "results" / "metrics" / "toy_entry.json").read_text(encoding="utf-8"))
-    psnr = metrics["demo"]["awgn_sigma25"]["psnr"]
+    label = next(iter(metrics["toy"]))
+    assert label.startswith("toy_noise"), label
+    psnr = metrics["toy"][label]["psnr"]
+    per_image = (work / "results" / "scores" / "toy_entry" / "per_image.csv").read_text(encoding="utf-8")
+    assert "psnr_toy" in per_image.splitlines()[0]
     page = (work / "reports" / "papers" / "999.md").read_text(encoding="utf-8")
     assert "# 999 · toy: A toy paper" in page
     assert f"{psnr:.2f} (Δ {psnr - 30.0:+.2f}) [demo" in page

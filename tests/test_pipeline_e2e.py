@@ -151,6 +151,9 @@ def _run_demo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> tupl
            "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.invalid", "GIT_COMMITTER_NAME": "ci",
            "GIT_COMMITTER_EMAIL": "ci@example.invalid", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env["DENOISEBENCH_TRACKING"] = "1"
+    env["PYTHONPATH"] = str(work / "src")  # the copy's own sources run (the tests below edit them)
+    # ... so the mirror beside the installed checkout is not beside the copy: name it
+    env["DENOISEBENCH_MIRROR"] = str(repo_root.parent / "shared" / "data")
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("DENOISEBENCH_ROOT", None)
     _run(["git", "init", "-q"], work, env)
@@ -209,6 +212,22 @@ def test_entry_the_profile_does_not_run_finishes_with_empty_outputs(demo_repo: t
     assert json.loads((work / "results" / "metrics" / f"{name}.json").read_text()) == {}
 
 
+def test_demo_trains_only_entries_it_scores_or_a_paper_stage_reads(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    """Every model the demo trains is evaluated on a demo cell or named in a demo paper-stage section."""
+    import yaml
+
+    work, _ = demo_repo
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    stage_sections = json.dumps({key: (params.get(key) or {}).get("demo") for group in params["paper_stages"].values()
+                                 for key in group})
+    trained = sorted(p.parent.name for p in (work / "models").glob("*/model.pt"))
+    assert trained, "the demo trained nothing"
+    for entry in trained:
+        pred = work / "results" / "predictions" / entry
+        cells = [p for p in pred.glob("*/*") if p.is_dir()]
+        assert cells or f'"{entry}"' in stage_sections, f"{entry} is trained but no demo cell or paper stage uses it"
+
+
 def test_demo_profile_logs_mlflow_runs(demo_repo: tuple[Path, dict[str, str]]) -> None:
     work, _ = demo_repo
     with sqlite3.connect(work / "mlflow.db") as db:
@@ -228,6 +247,86 @@ def test_rerun_is_a_noop_and_metrics_show(demo_repo: tuple[Path, dict[str, str]]
     assert "bm3d.json" in shown.stdout
 
 
+def _status(work: Path, env: dict[str, str]) -> list[str]:
+    out = _run([sys.executable, "-m", "denoisebench.cli", "status"], work, env).stdout
+    return [] if out.strip() == "every entry is current" else out.splitlines()
+
+
+def _stale(lines: list[str], stage: str) -> set[str]:
+    return {line.split()[1].rstrip(":") for line in lines if line.startswith(stage + " ")}
+
+
+@pytest.mark.parametrize("source, edit, expect", [
+    # the zero-shot plumbing (paper 003s) runs inside the zero-shot methods denoise: their predictions only
+    ("papers/p003_blind2grad/common.py", "\n# edited\n", {"predict": {"blind2grad", "zsn2n"}}),
+    # the dataset listing lists every training set: every trained entry
+    ("datasets/loaders.py", "\n# edited\n", {"train": {"dncnn_color_blind", "dncnn_gray_s25", "durn_rbh"}}),
+    # Fig. 4 of paper 004 draws with zoom.py
+    ("zoom.py", "\n# edited\n", {"paper": {"fig4_004"}}),
+    # a loss swapped in the training code: every trained entry (and it trains anew: its checkpoints are dropped)
+    ("training/config.py", "\n# edited\n", {"train": {"dncnn_color_blind", "meta_tta", "liu_joint_s25"}}),
+])
+def test_status_names_the_entries_an_edit_reaches(demo_repo: tuple[Path, dict[str, str]], source: str, edit: str,
+                                                  expect: dict[str, set[str]]) -> None:
+    work, env = demo_repo
+    path = work / "src" / "denoisebench" / source
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original + edit.encode())
+        lines = _status(work, env)
+    finally:
+        path.write_bytes(original)
+    for stage, entries in expect.items():
+        assert entries <= _stale(lines, stage), "\n".join(lines)
+    assert all(f"source changed: src/denoisebench/{source}" in line for line in lines), "\n".join(lines)
+    assert _status(work, env) == []
+
+
+def test_an_edit_to_one_paper_reruns_only_that_papers_entries(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    work, env = demo_repo
+    path = work / "src" / "denoisebench" / "papers" / "p003_blind2grad" / "method.py"
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original + b"\n# edited\n")
+        lines = _status(work, env)
+    finally:
+        path.write_bytes(original)
+    paper_003 = {"blind2grad", "zsn2n"}  # the demo's entries whose code is paper 003's package
+    assert _stale(lines, "predict") == paper_003 and _stale(lines, "train") == set(), "\n".join(lines)
+    assert _stale(lines, "score") <= paper_003, "\n".join(lines)
+    assert _stale(lines, "paper") <= {"fig7_003", "ablation_003"}, "\n".join(lines)
+
+
+def test_damaged_outputs_are_rebuilt_and_identical_checkouts_are_not(demo_repo: tuple[Path, dict[str, str]]) -> None:
+    """A truncated model, a zeroed prediction and an edited metrics file: `denoisebench status` names them,
+    `dvc repro` rebuilds exactly those to the same bytes; touching every output (a checkout of identical files)
+    rebuilds nothing."""
+    import numpy as np
+
+    work, env = demo_repo
+    model = work / "models" / "dncnn_gray_s25" / "model.pt"
+    prediction = next((work / "results" / "predictions" / "noisy").rglob("*.npy"))
+    metrics = work / "results" / "metrics" / "bm3d.json"
+    before = {path: path.read_bytes() for path in (model, prediction, metrics)}
+    model.write_bytes(before[model][: len(before[model]) // 2])
+    np.save(prediction, np.zeros_like(np.load(prediction)))
+    metrics.write_text(metrics.read_text().replace('"psnr": ', '"psnr": 9', 1))
+    lines = _status(work, env)
+    assert {"dncnn_gray_s25"} <= _stale(lines, "train") and "noisy" in _stale(lines, "predict"), "\n".join(lines)
+    assert "bm3d" in _stale(lines, "score"), "\n".join(lines)
+    run_pipeline(["dvc", "repro"], work, env, pipeline_budget(count_stages(work, env)))
+    import torch
+
+    rebuilt = torch.load(model, map_location="cpu", weights_only=False)["model"]
+    original = torch.load(__import__("io").BytesIO(before[model]), map_location="cpu", weights_only=False)["model"]
+    assert all(torch.equal(rebuilt[k], original[k]) for k in original)  # deterministic retraining
+    assert prediction.read_bytes() == before[prediction] and metrics.read_bytes() == before[metrics]
+    for root in ("models", "results/predictions", "results/scores"):
+        for file in (work / root).rglob("*"):
+            os.utime(file, None)
+    assert _status(work, env) == []
+
+
 def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict[str, str]]) -> None:
     work, env = demo_repo
     summary = json.loads((work / "results" / "summary" / "summary.json").read_text())
@@ -236,7 +335,7 @@ def test_summary_and_plots_for_comparing_experiments(demo_repo: tuple[Path, dict
     assert curve[0].startswith("step,loss") and len(curve) > 2
     plots = json.loads(_run(["dvc", "plots", "show", "--json"], work, env).stdout)
     shown = json.dumps(plots)
-    assert "reported_vs_reproduced.csv" in shown and "results/curves/dncnn_color_blind.csv" in shown
+    assert "reported_vs_reproduced.csv" in shown and "training_curves.csv" in shown and "dncnn_color_blind" in shown
     headline = _run(["dvc", "exp", "show", "--md", "--drop", ".*", "--keep", r"^(Experiment|profile)$|^psnr\."],
                     work, env).stdout
     assert "psnr.bm3d" in headline and max(len(line) for line in headline.splitlines()) < 1000
@@ -263,10 +362,10 @@ def test_exp_run_on_one_entry_retrains_repredicts_and_rescores_that_entry_only(
                           capture_output=True, text=True, timeout=budget)
     lines = (proc.stdout + proc.stderr).splitlines()
     assert proc.returncode == 0, "\n".join(lines[-60:])
-    trained = [line.split()[-1] for line in lines if re.search(r"INFO train \S+$", line)]
+    trained = [m.group(1) for line in lines if (m := re.search(r"INFO train (\S+): input changed", line))]
     assert trained == [entry], "\n".join(lines[-60:])
-    assert any(re.search(r"predicted 1 entries, \d+ unchanged", line) for line in lines), "\n".join(lines[-60:])
-    assert any(re.search(r"scored 1 entries, \d+ unchanged", line) for line in lines), "\n".join(lines[-60:])
+    assert any(re.search(r"predict: rebuilt 1 entries, \d+ current", line) for line in lines), "\n".join(lines[-60:])
+    assert any(re.search(r"score: rebuilt 1 entries, \d+ current", line) for line in lines), "\n".join(lines[-60:])
     summary = json.loads((work / "models" / entry / "summary.json").read_text())
     assert summary["schedule"]["lr"] == 0.002
 

@@ -113,6 +113,13 @@ def test_set_entries_restrict_who_runs_on_a_set(name: str, skipped: bool) -> Non
     assert (skip_reason(query) is not None) == skipped
 
 
+@pytest.mark.parametrize("name, runs", [("bm3d", True), ("dncnn_pub_s25", False), ("noisy", False)])
+def test_set_entries_exclude_with_a_bang(name: str, runs: bool) -> None:
+    from denoisebench.prediction import set_runs_entry
+
+    assert set_runs_entry(("*", "!*_pub_*", "!noisy"), name) is runs
+
+
 def test_set_entries_are_parsed_and_checked() -> None:
     from denoisebench.config import evaluation_plan
     from denoisebench.errors import ConfigError
@@ -123,3 +130,12 @@ def test_set_entries_are_parsed_and_checked() -> None:
     sets[0]["entries"] = "noisy"
     with pytest.raises(ConfigError, match="entries"):
         evaluation_plan(params)
+
+
+def test_a_real_paired_set_carries_the_label_of_its_degradation() -> None:
+    from denoisebench.config import evaluation_plan
+
+    sets = [{"name": "gopro", "dataset": "demo", "noise": ["real:motion_blur", "real"]}]
+    blur, real = evaluation_plan({"profile": "demo", "evaluation": {"demo": {"sets": sets}}})
+    assert (blur.is_real, blur.label, blur.key) == (True, "motion_blur", "gopro/motion_blur")
+    assert (real.is_real, real.label) == (True, "real")

@@ -22,9 +22,9 @@ def _predict(root: Path, entry: str, testset: str, label: str, image: str = "img
 
 def test_scatter_has_one_point_per_cell(tmp_path: Path) -> None:
     rows = [{"number": "999", "method": "A", "reported": "30.0", "reproduced": "29.5", "profile": "quick",
-             "subset": "True", "crop": ""},
+             "full_test_set": "False"},
             {"number": "999", "method": "B", "reported": "31.0", "reproduced": "31.2", "profile": "quick",
-             "subset": "False", "crop": ""},
+             "full_test_set": "True"},
             {"number": "004", "method": "B", "reported": "1", "reproduced": "2", "profile": "quick"}]
     out = scatter_figure(rows, "999", tmp_path / "s.png")
     assert out is not None and out.read_bytes()[:4] == b"\x89PNG"

@@ -20,11 +20,15 @@ from denoisebench.synthesis import synthesize_cell
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "mlflow")
-#: Runs a stage as ``python stages/<name>.py ARGS`` would, then prints the heavy modules it imported.
-PROBE = ("import json, runpy, sys; script, *args = sys.argv[1:]; sys.argv = [script, *args]; "
+#: Runs a stage as ``python stages/<name>.py ARGS`` would, then prints the heavy modules it or any process it forked
+#: (each entry works in a forked child, which inherits the import spy) imported.
+PROBE = ("import json, os, runpy, sys\nLOG = os.environ['HEAVY_LOG']\nclass Spy:\n"
+         "    def find_spec(self, name, path, target=None):\n        if name in %r:\n"
+         "            open(LOG, 'a').write(name + '\\n')\n        return None\n"
+         "sys.meta_path.insert(0, Spy())\nscript, *args = sys.argv[1:]; sys.argv = [script, *args]\n"
          "code = 0\ntry:\n    runpy.run_path(script, run_name='__main__')\nexcept SystemExit as exc:\n"
-         "    code = exc.code or 0\nprint(json.dumps({'heavy': sorted(m for m in %r if m in sys.modules), "
-         "'code': code}))" % (HEAVY,))
+         "    code = exc.code or 0\nseen = set(open(LOG).read().split()) if os.path.exists(LOG) else set()\n"
+         "print(json.dumps({'heavy': sorted(seen), 'code': code}))" % (HEAVY,))
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,7 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"name": "demo", "dataset": "demo", "split": "test", "noise": ["awgn:sigma=25"]}]}
     params["methods"] = {"classical": {"noisy": {"method": "noisy"}},
                          "learned": {"liu_separate_s35": params["methods"]["learned"]["liu_separate_s35"]}}
+    params["run_entries"]["demo"] = None  # both entries run
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     synthesize_cell(Cell("demo", "demo", "test", "awgn:sigma=25", 1), work / "data" / "raw", work / "data" / "noisy",
                     seed=0, overrides={})
@@ -45,8 +50,11 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_stage(work: Path, name: str, *args: str, tracking: bool = False) -> list[str]:
     """Run ``stages/<name>.py`` in ``work``; the heavy modules it imported (fails on a non-zero exit)."""
+    log = work / "heavy.log"
+    log.unlink(missing_ok=True)
     env = {**os.environ, "DENOISEBENCH_TRACKING": "1" if tracking else "0", "DENOISEBENCH_ROOT": str(work),
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+           "HEAVY_LOG": str(log)}
     done = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "stages" / f"{name}.py"), *args], cwd=work,
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -84,28 +92,30 @@ def test_predict_never_imports_mlflow_even_with_tracking_on(demo_tree: Path) -> 
 def test_one_score_stage_rescores_only_changed_entries_and_drops_removed_ones(demo_tree: Path) -> None:
     for entry in ("noisy", "liu_separate_s35"):
         run_stage(demo_tree, "predict", "--entry", entry)
-    meta = demo_tree / "results" / "scores" / "noisy" / "meta.json"
+    record = demo_tree / "results" / "scores" / "noisy" / "record.json"
     stale_metrics = demo_tree / "results" / "metrics" / "gone.json"
     stale_metrics.parent.mkdir(parents=True, exist_ok=True)
     stale_metrics.write_text("{}")
     run_stage(demo_tree, "score")
     assert not stale_metrics.exists()  # an entry no longer in params.yaml loses its results
-    first = json.loads(meta.read_text())["fingerprint"], meta.stat().st_mtime_ns
-    run_stage(demo_tree, "score")
-    assert (json.loads(meta.read_text())["fingerprint"], meta.stat().st_mtime_ns) == first  # unchanged: kept
+    first = record.stat().st_mtime_ns
     prediction = next((demo_tree / "results" / "predictions" / "noisy").rglob("*.npy"))
-    prediction.write_bytes(prediction.read_bytes())  # rewritten (as a new predict run would): rescored
-    skipped_meta = demo_tree / "results" / "scores" / "liu_separate_s35" / "meta.json"
-    untouched = skipped_meta.stat().st_mtime_ns
+    prediction.write_bytes(prediction.read_bytes())  # the same bytes again (a checkout): nothing to rescore
     run_stage(demo_tree, "score")
-    assert json.loads(meta.read_text())["fingerprint"] != first[0]
-    assert skipped_meta.stat().st_mtime_ns == untouched
+    assert record.stat().st_mtime_ns == first
+    skipped_record = demo_tree / "results" / "scores" / "liu_separate_s35" / "record.json"
+    untouched = skipped_record.stat().st_mtime_ns
+    params = yaml.safe_load((demo_tree / "params.yaml").read_text())
+    params["methods"]["classical"]["noisy"]["evaluate_on"] = ["awgn_*"]  # the noisy entry's config changed
+    (demo_tree / "score_changed.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_stage(demo_tree, "score", "--params", "score_changed.yaml")
+    assert record.stat().st_mtime_ns != first and skipped_record.stat().st_mtime_ns == untouched
 
 
 def test_one_predict_stage_repredicts_only_changed_entries_and_drops_removed_ones(demo_tree: Path) -> None:
     out = demo_tree / "inc_predictions"
     (out / "gone").mkdir(parents=True)  # an entry no longer in params.yaml
-    (out / ".noisy.abc.tmp").mkdir()  # left by an interrupted run
+    (out / ".noisy.abc.old").mkdir()  # left by a publish interrupted between its renames
     assert "torch" not in run_stage(demo_tree, "predict", "--out", str(out))  # no cell applies to the learned entry
     assert sorted(p.name for p in out.iterdir()) == ["liu_separate_s35", "noisy"]
     timings = out / "noisy" / "demo" / "awgn_sigma25" / "timings.csv"
@@ -118,7 +128,7 @@ def test_one_predict_stage_repredicts_only_changed_entries_and_drops_removed_one
     (demo_tree / "changed.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run_stage(demo_tree, "predict", "--out", str(out), "--params", "changed.yaml")
     assert timings.stat().st_mtime_ns != first[0] and skipped.stat().st_mtime_ns == first[1]
-    assert json.loads((out / "noisy" / "fingerprint.json").read_text())["entry"] == "noisy"
+    assert json.loads((out / "noisy" / "record.json").read_text())["entry"] == "noisy"
 
 
 def test_entry_the_profile_does_not_run_trains_and_predicts_nothing_without_torch(demo_tree: Path) -> None:

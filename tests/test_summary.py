@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.tables import load_results
-from denoisebench.tables.summary import comparisons, headline, write_summary
+from denoisebench.tables import load_results, write_paper_tables
+from denoisebench.tables.summary import _cells, comparisons, headline, write_summary
 from denoisebench.training.curves import CurveLog
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,32 +45,49 @@ def results(tmp_path: Path) -> Path:
 
 
 def test_comparisons_match_cells_as_the_pages_do(results: Path) -> None:
-    rows = {(r.paper, r.table, r.method, r.cell): r for r in comparisons(load_results(results), REFS)}
+    rows = {(r.paper, r.table, r.method, r.cell): r for r in comparisons(_cells(load_results(results), REFS))}
     average = rows[("blind2grad", "Table 3", "BM3D", "Kodak24, awgn_sigma25")]  # a dataset average
     assert (average.entry, average.reported, average.reproduced, average.delta) == ("bm3d", 31.87, 31.5, -0.37)
-    assert not average.subset and average.profile == "quick"
-    per_image = rows[("semantic_denoise", "Table II", "CBM3D", "Kodak24, awgn_sigma25, kodim01")]  # per image
-    assert (per_image.reported, per_image.reproduced, per_image.delta) == (29.13, 29.0, -0.13)
-    assert all(r.entry == "bm3d" for r in rows.values())  # `noisy` is mapped to no paper method
+    assert (average.profile, average.evidence, average.verdict) == ("quick", "classical", "computed")
+    assert ("semantic_denoise", "Table II", "CBM3D", "Kodak24, awgn_sigma25") in rows  # the average of Table II
+    assert not any("kodim" in cell for (*_, cell) in rows)  # per-image rows stay on the pages' tables
+    assert all(r.entry == "bm3d" for r in rows.values())  # `noisy` answers only paper 000's "Noisy input"
 
 
-def test_summary_files(results: Path, tmp_path: Path) -> None:
+def test_summary_files_count_as_the_pages(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "summary"
     write_summary(results, REFS, out)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["psnr"] == {"bm3d": 29.35, "noisy": 20.0}  # mean over the entry's scored cells
-    assert set(summary["n_cells"]) == {"p000", "p001", "p002", "p003", "p004"}  # every paper with mapped methods
-    assert set(summary["d_psnr"]) == {p for p, n in summary["n_cells"].items() if n} and summary["n_cells"]["p003"]
+    assert set(summary["papers"]) == {"p000", "p001", "p002", "p003", "p004"}  # every paper with mapped methods
+    pages = tmp_path / "pages"
+    write_paper_tables(results, REFS, pages)
     rows = list(csv.DictReader(io.StringIO((out / "reported_vs_reproduced.csv").read_text())))
-    assert sum(summary["n_cells"].values()) == len(rows)
-    p003 = [float(r["delta"]) for r in rows if r["number"] == "003"]
-    assert summary["d_psnr"]["p003"] == pytest.approx(sum(p003) / len(p003), abs=1e-3)
-    assert {"reported", "reproduced", "paper", "cell"} <= set(rows[0])
+    for paper, n in summary["papers"].items():
+        page = (pages / f"{paper[1:]}.md").read_text(encoding="utf-8")
+        assert f"**{n['reproduced']} of {n['cells']}** reported average cells" in page
+        assert f"; {n['computed']} computed only" in page and f"; {n['missing']} missing" in page
+        assert n["reproduced"] + n["computed"] == sum(r["number"] == paper[1:] for r in rows)
+        assert sum(v for k, v in n.items() if k.startswith("class_")) == n["reproduced"] + n["computed"]
+    assert summary["papers"]["p003"]["class_classical"] >= 1
+    for paper, n in summary["papers"].items():  # one file per paper for `dvc metrics show -R`, the same counts
+        assert json.loads((out / "papers" / f"{paper}.json").read_text()) == n
+    assert {"reported", "reproduced", "paper", "cell", "evidence", "verdict"} <= set(rows[0])
 
 
 def test_summary_headline_without_results(tmp_path: Path) -> None:
     (tmp_path / "results").mkdir()
-    assert headline([], load_results(tmp_path / "results")) == {"n_cells": {}, "d_psnr": {}, "psnr": {}}
+    assert headline([], load_results(tmp_path / "results")) == {"papers": {}, "psnr": {}}
+
+
+def test_training_curves_in_one_file_name_their_entry_and_paper(results: Path, tmp_path: Path) -> None:
+    curves = results / "curves"
+    CurveLog(curves / "bm3d.csv")(10, {"loss": 0.5, "lr": 0.001})
+    CurveLog(curves / "unscored.csv")(5, {"loss": 0.25})
+    write_summary(results, REFS, tmp_path / "summary")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "summary" / "training_curves.csv").read_text())))
+    assert rows == [{"paper": "baseline", "entry": "bm3d", "profile": "quick", "step": "10", "loss": "0.5"},
+                    {"paper": "?", "entry": "unscored", "profile": "?", "step": "5", "loss": "0.25"}]
 
 
 def test_curve_log_continues_a_resumed_run_and_restarts_a_new_one(tmp_path: Path) -> None:

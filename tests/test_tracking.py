@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -88,9 +89,9 @@ def test_run_and_resumed_run(store: str, tmp_path: Path, monkeypatch: pytest.Mon
     assert {"note.txt", "images/sample.png"} <= artifacts
     assert Path(store[len("sqlite:///"):]).with_name("mlartifacts").is_dir()  # artifacts beside the store
 
-    with pytest.warns(UserWarning, match="param 'seed' was logged as '0'"):
-        with tracked_run("train", "dncnn", "demo", params) as again:
-            again.log_params({"seed": 1, "train": {"lr": 0.001}, "extra": "new"})
+    with pytest.warns(UserWarning, match="param 'seed' was logged as '0'"), \
+            tracked_run("train", "dncnn", "demo", params) as again:
+        again.log_params({"seed": 1, "train": {"lr": 0.001}, "extra": "new"})
     got = c.get_run(again.run_id)
     assert got.data.params["seed"] == "0" and got.data.params["extra"] == "new"
 
@@ -119,23 +120,22 @@ def test_resumed_run_is_a_new_linked_run(store: str, monkeypatch: pytest.MonkeyP
 
 
 def test_failed_block_marks_run_failed(store: str) -> None:
-    with pytest.raises(RuntimeError):
-        with tracked_run("train", "dncnn", None, {}) as run:
-            run_id = run.run_id
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("train", "dncnn", None, {}) as run:
+        run_id = run.run_id
+        raise RuntimeError("boom")
     assert client(store).get_run(run_id).info.status == "FAILED"
 
 
 def test_resume_from_unknown_run_still_links(store: str) -> None:
-    with pytest.warns(UserWarning, match="not found"):
-        with tracked_run("train", "dncnn", None, {"a": 1}, resumed_from=("0" * 32, 5)) as run:
-            assert run.run_id != "0" * 32
+    with pytest.warns(UserWarning, match="not found"), \
+            tracked_run("train", "dncnn", None, {"a": 1}, resumed_from=("0" * 32, 5)) as run:
+        assert run.run_id != "0" * 32
     got = client(store).get_run(run.run_id)
     assert got.data.params == {"a": "1"} and got.data.tags["resumed_from"] == "0" * 32
 
 
 class _Noise:
-    params = {"name": "awgn", "sigma": 25}
+    params: ClassVar[dict[str, object]] = {"name": "awgn", "sigma": 25}
 
     def apply(self, img, rng):
         return img + 0.1 * rng.standard_normal(img.shape).astype(np.float32)
@@ -196,9 +196,8 @@ def test_runs_of_one_dvc_experiment_share_a_parent(store: str, monkeypatch: pyte
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
     with tracked_run("train", "dncnn", "demo", {}) as train:
         pass
-    with pytest.raises(RuntimeError):
-        with tracked_run("predict", "dncnn", None, {}) as predict:
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("predict", "dncnn", None, {}) as predict:
+        raise RuntimeError("boom")
     monkeypatch.setenv("DVC_EXP_NAME", "exp-y")
     with tracked_run("train", "dncnn", "demo", {}) as other:
         pass
@@ -221,7 +220,7 @@ def test_score_logs_each_test_cell_as_an_evaluation_input(store: str, tmp_path: 
     import json
     from types import SimpleNamespace
 
-    from denoisebench.score_run import log_cell_input
+    from denoisebench.pipeline.score import log_cell_input
 
     cell_dir = tmp_path / "noisy" / "kodak24" / "awgn_sigma25"
     cell_dir.mkdir(parents=True)
@@ -261,9 +260,8 @@ def test_deferred_runs_are_replayed_into_the_store_with_everything_they_logged(
         first.log_dataset("demo", "ab" * 32, "/data/demo", "training", {"images": 3})
     with tracked_run("train", "dncnn", "demo", {"train": {"lr": 0.001}}, resumed_from=(first.run_id, 1)) as second:
         second.log_metrics({"loss": 0.3}, step=3)
-    with pytest.raises(RuntimeError):
-        with tracked_run("predict", "bm3d", None, {}):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracked_run("predict", "bm3d", None, {}):
+        raise RuntimeError("boom")
     killed = journal_root(tmp_path) / ("f" * 32)  # a journal whose process died before its end record
     killed.mkdir()
     start = {"time": 1, "op": "start", "pid": 2 ** 22 + 12345, "host": os.uname().nodename, "run_name": "x",
@@ -312,3 +310,44 @@ def test_processes_opening_a_fresh_sqlite_store_at_once_all_succeed(tmp_path: Pa
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
     assert len({out.strip() for out, _ in outs}) == 1  # one experiment, created once
     assert (tmp_path / "fresh" / "mlflow.db.lock").is_file()
+
+
+def test_experiment_opens_on_training_runs_and_runs_carry_their_paper(store: str) -> None:
+    """MLflow 3 shows a GenAI overview unless the experiment is a model-training one; ``paper`` filters runs."""
+    with tracked_run("score", "liu_separate_s25", None, {}) as own, tracked_run("score", "bm3d", None, {}) as zoo:
+        pass
+    c = client(store)
+    experiment = c.get_experiment_by_name(tracking.EXPERIMENT_NAME)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert c.get_run(own.run_id).data.tags["paper"] == "semantic_denoise"
+    assert c.get_run(zoo.run_id).data.tags["paper"] == "baseline"
+    found = c.search_runs([experiment.experiment_id], filter_string="tags.paper = 'semantic_denoise'")
+    assert [r.info.run_id for r in found] == [own.run_id]
+
+
+def test_a_parent_created_for_a_replayed_child_starts_with_it(store: str) -> None:
+    c, experiment_id = tracking.open_store(store)
+    parent = tracking.group_parent(c, experiment_id, "exp-late", start_time=1_000_000)
+    assert c.get_run(parent).info.start_time == 1_000_000
+
+
+def test_a_parent_of_deferred_runs_starts_before_its_children_and_ends_with_them(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `dvc exp run` of the demo profile journals its runs; the parent made at replay time showed -11 s."""
+    import time
+
+    monkeypatch.setenv("DENOISEBENCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("DENOISEBENCH_TRACKING", "deferred")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-late")
+    for method in ("meta_tta", "bm3d"):  # method names: DENOISEBENCH_ROOT has no params.yaml to map entries
+        with tracked_run("score", method, None, {}, profile="demo"):
+            time.sleep(0.05)
+    time.sleep(0.2)  # the replay happens later than both runs
+    assert tracking.flush_pending() == 2
+    c = client(store)
+    experiment = c.get_experiment_by_name("denoisebench").experiment_id
+    runs = c.search_runs([experiment], filter_string="tags.run_kind = 'stage'")
+    parent = c.get_run(runs[0].data.tags["mlflow.parentRunId"])
+    assert parent.info.start_time <= min(r.info.start_time for r in runs)
+    assert parent.info.end_time >= max(r.info.end_time for r in runs) > parent.info.start_time
+    assert {r.data.tags["paper"] for r in runs} == {"meta_tta", "baseline"}  # tags survive the journal

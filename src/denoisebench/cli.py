@@ -1,36 +1,124 @@
-"""The ``denoisebench`` command line: datasets, pretrained, synthesize, score, denoise, methods.
+"""The ``denoisebench`` command line: datasets, pretrained, synthesize, score, denoise, methods, papers, status,
+tracking.
 
-Each subcommand is a small function registered in ``COMMANDS``; errors of the benchmark's own kinds
-(:class:`~denoisebench.errors.DenoiseBenchError`) are printed as one line (``error: ...``) with exit status 2, never
-as a traceback; bad option values are argparse usage errors (also status 2); anything else is a bug and keeps its
-traceback.
+Each subcommand is one :class:`Command` in the registry ``COMMANDS``: its function, the function adding its
+options, a one-line help and an example (the epilog of its ``--help``). A module adds commands by calling
+:func:`register` (or the :func:`command` decorator) and is listed in :data:`COMMAND_MODULES`. Errors of the
+benchmark's own kinds (:class:`~denoisebench.errors.DenoiseBenchError`) and failed writes (read-only or full disk)
+are printed as one line (``error: ...``) with exit status 2, never as a traceback; bad option values are argparse
+usage errors (also status 2); anything else is a bug and keeps its traceback.
+
+Progress bars (tqdm, on stderr) show on commands that take more than a few seconds; they are off when stderr is
+not a terminal or with ``--quiet``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TypeVar
 
-from denoisebench import cli_preflight
 from denoisebench.errors import ConfigError, DenoiseBenchError, format_error
-from denoisebench.validation import SEED, SIGMA, arg_type
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"preflight": cli_preflight.run}
+T = TypeVar("T")
+Run = Callable[[argparse.Namespace], int]
+Setup = Callable[[argparse.ArgumentParser], None]
 
 
-def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
-    def decorator(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        COMMANDS[name] = func
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``run(args) -> exit status``, ``setup(parser)`` adding its options, its help and example."""
+
+    name: str
+    run: Run
+    setup: Setup
+    help: str
+    example: str = ""
+    description: str = ""
+
+
+COMMANDS: dict[str, Command] = {}
+#: Modules whose import registers more commands (one line per module).
+COMMAND_MODULES: tuple[str, ...] = (
+    "denoisebench.cli_files",
+    "denoisebench.cli_preflight",
+)
+
+
+def register(name: str, run: Run, setup: Setup, help: str, example: str = "", description: str = "") -> None:
+    """Add a subcommand (a name already registered is an error: one command per name)."""
+    if name in COMMANDS:
+        raise ValueError(f"denoisebench command {name!r} registered twice")
+    COMMANDS[name] = Command(name, run, setup, help, example, description)
+
+
+def command(name: str, setup: Setup, help: str, example: str = "", description: str = "") -> Callable[[Run], Run]:
+    """Decorator form of :func:`register`."""
+    def decorator(func: Run) -> Run:
+        register(name, func, setup, help, example, description)
         return func
 
     return decorator
 
 
+def progress(items: Iterable[T], args: argparse.Namespace, desc: str, total: int | None = None,
+             unit: str = "image") -> Iterator[T]:
+    """``items`` with a tqdm bar on stderr (off with ``--quiet`` or when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    quiet = getattr(args, "quiet", False)
+    yield from tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False,
+                    disable=True if quiet or not sys.stderr.isatty() else None)
+
+
+class StepBar:
+    """A per-step progress bar, shown from the first step reported (``bar(step)``; ``bar.close()`` at the end):
+    methods that optimise per image (zero-shot) report their steps through ``DenoiseContext.extra["step_callback"]``.
+    """
+
+    def __init__(self, args: argparse.Namespace, desc: str, total: int | None) -> None:
+        self.args, self.desc, self.total, self.bar = args, desc, total, None
+
+    def __call__(self, step: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            quiet = getattr(self.args, "quiet", False)
+            self.bar = tqdm(desc=self.desc, total=self.total, unit="step", file=sys.stderr, dynamic_ncols=True,
+                            leave=False, disable=True if quiet or not sys.stderr.isatty() else None)
+        self.bar.update(step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """An informational line on stderr (silenced by ``--quiet``; warnings and errors are not)."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------------- datasets
-@command("datasets")
+def _datasets_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "fetch", "verify"],
+                   help="list: the registered datasets; fetch: download (or copy from the mirror) and verify one; "
+                        "verify: check a fetched one against its checksums")
+    p.add_argument("name", nargs="?", help="dataset name (see `denoisebench datasets list`); needed by fetch/verify")
+    p.add_argument("--root", default="data/raw", help="data root (default: data/raw)")
+    p.add_argument("--mirror", help="local mirror folder (default: ../shared/data beside the checkout, else env "
+                   "DENOISEBENCH_MIRROR)")
+
+
+@command("datasets", _datasets_setup, "list, fetch or verify datasets",
+         "denoisebench datasets list\n  denoisebench datasets fetch kodak24 --root data/raw\n"
+         "  denoisebench datasets verify kodak24")
 def cmd_datasets(args: argparse.Namespace) -> int:
     from denoisebench.datasets import fetch_dataset, format_dataset_table, verify_dataset
 
@@ -41,7 +129,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         raise ConfigError(f"`denoisebench datasets {args.action}` needs a dataset NAME (see `denoisebench datasets list`)")
     root = Path(args.root)
     if args.action == "fetch":
-        folder = fetch_dataset(args.name, root, mirror=Path(args.mirror) if args.mirror else None, progress=True)
+        mirror = Path(args.mirror) if args.mirror else None
+        if mirror is not None:
+            from denoisebench.cli_outputs import check_apart
+
+            check_apart([("--mirror", mirror)], [("--root", root)])
+        folder = fetch_dataset(args.name, root, mirror=mirror, progress=not args.quiet)
         print(f"{args.name}: fetched and verified in {folder}")
         return 0
     report = verify_dataset(args.name, root)
@@ -50,7 +143,17 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------------- pretrained
-@command("pretrained")
+def _pretrained_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "fetch"], help="list: the released models; fetch: download and "
+                   "verify one")
+    p.add_argument("name", nargs="?", help="model name (see `denoisebench pretrained list`); needed by fetch")
+    p.add_argument("--root", default="data/raw/weights", help="weights folder (default: data/raw/weights)")
+    p.add_argument("--mirror", help="weights mirror (default: $DENOISEBENCH_WEIGHTS, else weights/ beside the data "
+                                    "mirror: ../shared/data beside the checkout, then $DENOISEBENCH_MIRROR)")
+
+
+@command("pretrained", _pretrained_setup, "list or fetch the authors' released DnCNN/FFDNet models",
+         "denoisebench pretrained list\n  denoisebench pretrained fetch dncnn_color_blind")
 def cmd_pretrained(args: argparse.Namespace) -> int:
     from denoisebench.pretrained import PRETRAINED, fetch_weights
 
@@ -62,52 +165,17 @@ def cmd_pretrained(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise ConfigError("`denoisebench pretrained fetch` needs a model NAME (see `denoisebench pretrained list`)")
-    path = fetch_weights(args.name, Path(args.root), mirror=args.mirror)
+    if args.mirror:
+        from denoisebench.cli_outputs import check_apart
+
+        check_apart([("--mirror", Path(args.mirror))], [("--root", Path(args.root))])
+    path = fetch_weights(args.name, Path(args.root), mirror=args.mirror, progress=not args.quiet)
     print(f"{args.name}: fetched and verified at {path}")
     return 0
 
 
-# -------------------------------------------------------------------------------------------------- synthesize
-def noise_text_from_args(args: argparse.Namespace) -> str:
-    """``--noise awgn --sigma 25 --param k=v`` -> ``"awgn:sigma=25,k=v"`` (a full spec in --noise also works)."""
-    if ":" in args.noise:
-        return args.noise
-    params = [f"sigma={args.sigma:g}"] if args.sigma is not None else []
-    for item in args.param or []:
-        if "=" not in item:
-            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
-        params.append(item)
-    return f"{args.noise}:{','.join(params)}" if params else args.noise
-
-
-@command("synthesize")
-def cmd_synthesize(args: argparse.Namespace) -> int:
-    from denoisebench.synthesis import noise_overrides, synthesize_folder
-
-    text = noise_text_from_args(args)
-    out = synthesize_folder(Path(args.input), Path(args.output), text, args.seed,
-                            noise_overrides(args.clip, args.quantize))
-    print(f"wrote noisy images and manifest.json to {out} ({text}, seed {args.seed})")
-    return 0
-
-
-# ------------------------------------------------------------------------------------------------------- score
-@command("score")
-def cmd_score(args: argparse.Namespace) -> int:
-    from denoisebench.metrics import PROTOCOLS
-    from denoisebench.scoring import format_scores, score_folders
-
-    names = args.protocol or ["default"]
-    unknown = [n for n in names if n not in PROTOCOLS]
-    if unknown:
-        raise ConfigError(f"--protocol {unknown[0]!r} unknown; valid: {', '.join(sorted(PROTOCOLS))}")
-    frame = score_folders(Path(args.reference), Path(args.restored), {n: PROTOCOLS[n] for n in names})
-    print(format_scores(frame, as_json=args.json))
-    return 0
-
-
-# ----------------------------------------------------------------------------------------------------- denoise
-def _params_entries(explicit: str | None) -> tuple[Path | None, dict | None, dict[str, str]]:
+# ----------------------------------------------------------------------------------------------------- methods
+def params_entries(explicit: str | None) -> tuple[Path | None, dict | None, dict[str, str]]:
     """(params file, its params, entry -> group): the file of ``--params`` or the project's (see
     :func:`denoisebench.config.find_params_file`); no file gives ``(None, None, {})``."""
     from denoisebench.config import find_params_file, load_params, method_entries
@@ -119,96 +187,13 @@ def _params_entries(explicit: str | None) -> tuple[Path | None, dict | None, dic
     return path, params, method_entries(params)
 
 
-def _method_from_args(args: argparse.Namespace):
-    """A registered method name, or a params.yaml entry name (its config and its trained ``models/<entry>``
-    checkpoint beside that params.yaml); says on stderr which params file and checkpoint were read."""
-    from denoisebench.config import method_entry
-    from denoisebench.errors import UnknownNameError
-    from denoisebench.methods import METHODS, build_method
-    from denoisebench.stage_support import params_section
-
-    if args.pretrained:
-        if args.method or args.checkpoint:
-            raise ConfigError("give either --pretrained NAME or --method (with --checkpoint), not both")
-        return build_method("pretrained", {"model": args.pretrained, "weights_root": args.weights_root,
-                                           "fetch": True})
-    if not args.method:
-        raise ConfigError("give --method NAME (a registered method or params.yaml entry) or --pretrained NAME")
-    name, config, checkpoint = args.method, {}, args.checkpoint
-    if name not in METHODS:
-        params_file, params, groups = _params_entries(args.params)
-        if name not in groups:
-            where = (f"params entries of {params_file}: {', '.join(sorted(groups))}" if params_file else
-                     "no params.yaml found in this folder, its parents or the installed checkout; pass "
-                     "--params PATH/params.yaml to use a params entry")
-            raise UnknownNameError(f"unknown method {name!r}; valid names: {', '.join(METHODS.names())}; {where}")
-        entry = method_entry(params, name)
-        with params_section(f"methods.{groups[name]}.{name} of {params_file}"):
-            method = build_method(entry.method, entry.config)
-        checkpoint = checkpoint or (str(params_file.parent / "models" / name / "model.pt")
-                                    if method.needs_training else None)
-        print(f"method {name!r}: params entry methods.{groups[name]}.{name} read from {params_file}"
-              + (f"; checkpoint {checkpoint}" if method.needs_training else ""), file=sys.stderr)
-    else:
-        method = build_method(name, config)
-    if method.needs_training:
-        if not checkpoint:
-            raise ConfigError(f"method {name!r} is learned: pass --checkpoint PATH (e.g. models/<entry>/model.pt "
-                              "written by `dvc repro`), or give a params entry name")
-        method.load(Path(checkpoint))
-    return method
+def _methods_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--params", help="params.yaml whose entries to list (default: the project root's)")
 
 
-def _denoise_pairs(source: Path, target: Path, suffix: str) -> list[tuple[Path, Path]]:
-    """(input, output) files: one pair for a file, one per image (``<stem><suffix>`` in ``target``) for a folder."""
-    if not source.is_dir():
-        return [(source, target)]
-    from denoisebench.imageio import list_images
-
-    pairs = [(p, target / f"{p.stem}{suffix}") for p in list_images(source)]
-    if not pairs:
-        raise ConfigError(f"--input {source}: no images in this folder")
-    return pairs
-
-
-@command("denoise")
-def cmd_denoise(args: argparse.Namespace) -> int:
-    """Denoise a file or a folder. Every input is decoded before any output is written, and a folder's outputs
-    are written to a temporary folder published only when all images succeeded (nothing partial is left)."""
-    from denoisebench.fsutil import atomic_dir
-    from denoisebench.imageio import read_image, write_image
-    from denoisebench.methods.base import DenoiseContext
-    from denoisebench.prediction import denoise_adapted, estimate_sigma_255
-    from denoisebench.stage_support import resolve_device
-
-    method = _method_from_args(args)
-    source, target = Path(args.input), Path(args.output)
-    pairs = _denoise_pairs(source, target, args.suffix)
-    for src, _ in pairs:  # a corrupt or unsupported file fails here, before anything is written
-        read_image(src)
-    device = resolve_device(args.device)
-
-    def run(src: Path, dst: Path) -> None:
-        noisy = read_image(src, warn=False)  # its warnings were printed by the check above
-        sigma = args.sigma if args.sigma is not None else estimate_sigma_255(noisy)
-        if args.sigma is None:
-            print(f"{src.name}: no --sigma given; estimated sigma={sigma:.2f} (0-255)", file=sys.stderr)
-        write_image(dst, denoise_adapted(method, noisy, DenoiseContext(sigma=sigma, seed=args.seed, device=device)))
-
-    if not source.is_dir():
-        run(source, target)  # write_image is atomic
-        print(f"{source} -> {target}")
-        return 0
-    with atomic_dir(target) as tmp:
-        for src, dst in pairs:
-            run(src, tmp / dst.name)
-    for src, dst in pairs:
-        print(f"{src} -> {dst}")
-    return 0
-
-
-# ----------------------------------------------------------------------------------------------------- methods
-@command("methods")
+@command("methods", _methods_setup, "list registered methods and the params.yaml method entries",
+         "denoisebench methods\n  denoisebench methods --json")
 def cmd_methods(args: argparse.Namespace) -> int:
     """Registered methods, then the method entries of the project's params.yaml (usable as ``--method``)."""
     from denoisebench.config import method_entry
@@ -221,7 +206,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
         paper = paper_of_module(cls.__module__)  # the package the method lives in; core methods are baselines
         rows.append({"name": name, "paper": f"{paper.number} {paper.key}" if paper else cls.paper, "kind": cls.kind,
                      "parameters": cls().parameter_count()})
-    params_file, params, groups = _params_entries(args.params)
+    params_file, params, groups = params_entries(args.params)
     entries = []
     for name, group in groups.items():
         entry = method_entry(params, name)
@@ -251,7 +236,13 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------ papers
-@command("papers")
+def _papers_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", help="params.yaml (default: the project root's)")
+    p.add_argument("--readme", help="rewrite the generated paper table of this README instead of printing it")
+
+
+@command("papers", _papers_setup, "what each paper's package implements (the README's paper table)",
+         "denoisebench papers\n  denoisebench papers --readme README.md")
 def cmd_papers(args: argparse.Namespace) -> int:
     """Each discovered paper's status (from its declaration and the params entries); ``--readme`` rewrites the
     README's generated paper table."""
@@ -268,77 +259,110 @@ def cmd_papers(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------- tracking
-@command("tracking")
-def cmd_tracking(args: argparse.Namespace) -> int:
-    """``flush``: replay the deferred MLflow runs (the demo profile's journal) into the store."""
-    from denoisebench.tracking import flush_pending, tracking_uri
+# ------------------------------------------------------------------------------------------------------ status
+def _status_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", action="append", choices=["train", "predict", "score", "paper"],
+                   help="only this stage (repeatable; default: all; paper = every paper figure/table stage)")
+    p.add_argument("--params", help="params.yaml (default: the project root's)")
 
-    print(f"replayed {flush_pending()} deferred runs into {tracking_uri()}")
+
+@command("status", _status_setup, "each stale entry of the train/predict/score/paper stages, with the reason",
+         "denoisebench status\n  denoisebench status --stage train")
+def cmd_status(args: argparse.Namespace) -> int:
+    """Each stale entry of the train, predict, score and paper stages with why it would be rebuilt."""
+    from denoisebench.config import find_params_file, load_params
+    from denoisebench.pipeline.status import pipeline_steps, stale_lines
+
+    params_file = find_params_file(args.params)
+    if params_file is None:
+        raise ConfigError("no params.yaml found: run from the repository (or pass --params)")
+    os.chdir(params_file.parent)
+    lines = stale_lines(pipeline_steps(load_params(params_file.name), params_file.name), args.stage)
+    print("\n".join(lines) if lines else "every entry is current")
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- tracking
+def _tracking_setup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "flush", "retry", "drop"],
+                   help="list: pending and set-aside journals; flush: replay the pending ones; retry ID: replay a "
+                        "set-aside one (after fixing what its reason names); drop ID: delete a set-aside one")
+    p.add_argument("id", nargs="?", help="journal id (32 hex characters, from `denoisebench tracking list`); "
+                                         "needed by retry/drop")
+
+
+@command("tracking", _tracking_setup, "replay, list, retry or drop deferred MLflow runs (.denoisebench/mlflow-journal)",
+         "denoisebench tracking list\n  denoisebench tracking flush\n  denoisebench tracking retry 3f2a...e9",
+         "The demo profile records its MLflow runs in a local journal replayed by the score stage. A journal that "
+         "cannot be replayed (a missing artifact, an MLflow error) is set aside and never blocks the pipeline; "
+         "list shows why, retry replays it, drop deletes it.")
+def cmd_tracking(args: argparse.Namespace) -> int:
+    from denoisebench import tracking_journal as tj
+    from denoisebench.mirror import find_repo_root
+    from denoisebench.tracking import flush_pending, tracking_uri
+
+    root = tj.journal_root(find_repo_root())
+    if args.action in ("retry", "drop") and not args.id:
+        raise ConfigError(f"`denoisebench tracking {args.action}` needs a journal ID (see `denoisebench tracking "
+                          "list`)")
+    if args.action == "list":
+        waiting, aside = tj.pending(root), tj.set_aside_journals(root)
+        print(f"pending journals in {root} ({len(waiting)}; `denoisebench tracking flush` replays them):")
+        for folder in waiting:
+            print(f"  {folder.name}  {tj.describe(folder)}")
+        print(f"set aside in {tj.failed_root(root)} ({len(aside)}; `denoisebench tracking retry ID` replays one "
+              "after fixing its reason, `denoisebench tracking drop ID` deletes it):")
+        for name, reason in aside:
+            print(f"  {name}  {reason}")
+        return 0
+    if args.action == "drop":
+        tj.drop(root, args.id)
+        print(f"dropped MLflow journal {args.id}")
+        return 0
+    if args.action == "retry":
+        tj.retry(root, args.id)
+    count = flush_pending()
+    aside = [name for name, _ in tj.set_aside_journals(root)]
+    print(f"replayed {count} deferred runs into {tracking_uri()}")
+    if args.action == "retry" and args.id in aside:
+        raise DenoiseBenchError(f"MLflow journal {args.id} still cannot be replayed (see the warning above); it is "
+                                "set aside again")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="denoisebench", description="Image-denoising reproducibility benchmark.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The parser of every registered command (the modules of :data:`COMMAND_MODULES` are imported first)."""
+    import importlib
 
-    p = sub.add_parser("datasets", help="list, fetch or verify datasets")
-    p.add_argument("action", choices=["list", "fetch", "verify"])
-    p.add_argument("name", nargs="?")
-    p.add_argument("--root", default="data/raw", help="data root (default: data/raw)")
-    p.add_argument("--mirror", help="local mirror folder (default: ../shared/data beside the checkout, else env "
-                   "DENOISEBENCH_MIRROR)")
-
-    p = sub.add_parser("pretrained", help="list or fetch the authors' released DnCNN/FFDNet models")
-    p.add_argument("action", choices=["list", "fetch"])
-    p.add_argument("name", nargs="?")
-    p.add_argument("--root", default="data/raw/weights", help="weights folder (default: data/raw/weights)")
-    p.add_argument("--mirror", help="weights mirror (default: $DENOISEBENCH_WEIGHTS, else weights/ beside the data "
-                                    "mirror: ../shared/data beside the checkout, then $DENOISEBENCH_MIRROR)")
-
-    p = sub.add_parser("synthesize", help="add seeded noise to every image of a folder")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--noise", required=True, help="noise model name (awgn, poisson, ...) or a full spec 'awgn:sigma=25'")
-    p.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"), help="noise level in 0-255 units")
-    p.add_argument("--param", action="append", help="extra noise parameter KEY=VALUE (repeatable)")
-    p.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0)
-    p.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None, help="clip noisy to [0,1]")
-    p.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=None, help="quantise noisy to uint8")
-
-    p = sub.add_parser("score", help="PSNR/SSIM of restored images against references (matched by file stem)")
-    p.add_argument("--reference", required=True)
-    p.add_argument("--restored", required=True)
-    p.add_argument("--protocol", action="append", help="named protocol (default, shave3, ...); repeatable")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("denoise", help="denoise an image file or a folder with any method")
-    p.add_argument("--method", help="registered method or params.yaml entry")
-    p.add_argument("--pretrained", help="a released model (`denoisebench pretrained list`), fetched on demand")
-    p.add_argument("--weights-root", default="data/raw/weights", help="where released models are fetched to")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--sigma", type=arg_type(SIGMA, "--sigma"),
-                   help="noise level (0-255) for non-blind methods; estimated if omitted")
-    p.add_argument("--checkpoint", help="model.pt of a learned method")
-    p.add_argument("--params", help="params.yaml for entry names (default: the project root's, found by walking "
-                                    "up from the current folder to dvc.yaml + params.yaml)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=arg_type(SEED, "--seed"), default=0)
-    p.add_argument("--suffix", default=".png", help="output suffix for folders: .png (uint8) or .npy (float)")
-
-    p = sub.add_parser("methods", help="list registered methods and the params.yaml method entries")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--params", help="params.yaml whose entries to list (default: the project root's)")
-
-    p = sub.add_parser("papers", help="what each paper's package implements (the README's paper table)")
-    p.add_argument("--params", help="params.yaml (default: the project root's)")
-    p.add_argument("--readme", help="rewrite the generated paper table of this README instead of printing it")
-
-    p = sub.add_parser("tracking", help="replay deferred MLflow runs (.denoisebench/mlflow-journal) into the store")
-    p.add_argument("action", choices=["flush"])
-    cli_preflight.add_parser(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = argparse.ArgumentParser(prog="denoisebench", description="Image-denoising reproducibility benchmark.",
+                                     epilog="Run `denoisebench COMMAND --help` for a command's options and example.")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars or informational lines on stderr (warnings and errors stay)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help,
+                           epilog=f"example:\n  {cmd.example}" if cmd.example else None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or informational lines on stderr")
+        cmd.setup(p)
     return parser
+
+
+#: errno values of a failed write that are the environment's, not a bug: one error line, not a traceback.
+_WRITE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR,
+                 errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG}
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = exc.filename or "the output"
+    fix = {errno.ENOSPC: "free some space or choose an output on another disk",
+           errno.EDQUOT: "free some space or choose an output on another disk",
+           errno.EROFS: "choose a writable output location"}.get(exc.errno, "check the path and its permissions")
+    return f"error: cannot write {where}: {exc.strerror or exc}; {fix} (nothing was left half-written)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,12 +370,20 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (bad option values: status 2) and --help (0), as a return value
         return exc.code if isinstance(exc.code, int) else 2
+    args.quiet = getattr(args, "quiet", False)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command].run(args)
     except DenoiseBenchError as exc:  # known errors: one line; anything else keeps its traceback
         print(format_error(exc), file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        print(_os_error_line(exc), file=sys.stderr)
+        return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m denoisebench.cli`: run the imported module, the one commands register in
+    from denoisebench.cli import main as _main
+
+    sys.exit(_main())

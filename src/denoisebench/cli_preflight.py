@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from denoisebench.cli import register
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register the ``preflight`` subcommand on ``sub``."""
-    p = sub.add_parser("preflight", help="check every dataset and released model a profile needs (no download)")
+
+def setup(p: argparse.ArgumentParser) -> None:
+    """The ``preflight`` options."""
     p.add_argument("--profile", help="profile to check (default: params.yaml's `profile`)")
     p.add_argument("--params", help="params.yaml (default: the project root's)")
     p.add_argument("--offline", action="store_true", help="count items that only a URL provides as missing "
@@ -38,3 +39,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     check(items, offline)
     return 0
+
+
+register("preflight", run, setup, "check every dataset and released model a profile needs (no download)",
+         "denoisebench preflight --profile paper --offline")

@@ -98,12 +98,15 @@ class Cell:
         testset: name used in result paths and tables (``kodak24``, ``demo_gray``).
         dataset: registered dataset name.
         split: dataset split or None.
-        noise: noise spec text (``"awgn:sigma=25"``) or ``"real"`` for the set's own noisy images.
+        noise: noise spec text (``"awgn:sigma=25"``) or ``"real"`` for the set's own noisy images; ``"real:<label>"``
+            names what a real paired set's degradation is (``real:motion_blur`` for GoPro), so its cells carry the
+            label the papers report and entries' ``evaluate_on`` patterns select them.
         limit: take only the first ``limit`` images (None = all).
         crop: centre crop side applied to clean and noisy images alike (None = whole images).
         zeroshot: the set is one that zero-shot methods (per-image training, costly) run on.
         repeats: noise realisations per image (the N2N/B2U protocol repeats Kodak x10, Set14 x20).
-        entries: entry-name patterns (fnmatch) of the only entries evaluated on the set; None = every entry
+        entries: entry-name patterns (fnmatch; ``!pattern`` excludes) of the only entries evaluated on the set;
+            None = every entry
             (issue 13: restoration sets such as haze or rain run only the input baseline and their paper's entries).
     """
 
@@ -119,13 +122,13 @@ class Cell:
 
     @property
     def is_real(self) -> bool:
-        return self.noise == REAL_NOISE
+        return self.noise == REAL_NOISE or self.noise.startswith(REAL_NOISE + ":")
 
     @property
     def label(self) -> str:
-        """Noise label used in paths: ``awgn_sigma25`` or ``real``."""
+        """Noise label used in paths: ``awgn_sigma25``, ``real``, or the label of ``real:<label>``."""
         if self.is_real:
-            return REAL_NOISE
+            return self.noise.partition(":")[2] or REAL_NOISE
         from denoisebench.noise import parse_noise_spec
 
         return parse_noise_spec(self.noise).label
@@ -179,9 +182,9 @@ def evaluation_plan(params: dict[str, Any]) -> list[Cell]:
         entries = entry.get("entries")
         if entries is not None and (not isinstance(entries, list) or not all(isinstance(e, str) for e in entries)):
             raise ConfigError(f"params.yaml: {where}.entries={entries!r} must be a list of entry-name patterns "
-                              "(e.g. ['noisy', 'durn_*'])")
+                              "(e.g. ['noisy', 'dncnn_*'])")
         for noise in entry["noise"]:
-            if str(noise) == REAL_NOISE and repeats != 1:
+            if str(noise).partition(":")[0] == REAL_NOISE and repeats != 1:
                 raise ConfigError(f"params.yaml: {where}: repeats={repeats} needs synthetic noise; real noise has "
                                   "one realisation per image")
             cells.append(Cell(name, entry["dataset"], entry.get("split"), str(noise), set_limit, crop, zeroshot,
@@ -289,6 +292,11 @@ def not_run_reason(params: dict[str, Any], entry: str) -> str | None:
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         raise ConfigError(f"params.yaml: run_entries.{profile} must be a list of entry-name patterns or null (every "
                           f"entry), got {patterns!r}")
+    entries = method_entries(params)
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in entries)]
+    if unmatched:
+        raise ConfigError(f"params.yaml: run_entries.{profile}: {unmatched[0]!r} matches no method entry; valid "
+                          f"entries: {', '.join(entries)} (fix or remove the name; shell patterns like 'liu_*' work)")
     if any(fnmatch.fnmatchcase(entry, pattern) for pattern in patterns):
         return None
     return f"not run in profile {profile} (params run_entries.{profile}; null runs every entry)"

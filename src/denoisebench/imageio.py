@@ -11,16 +11,48 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from denoisebench.errors import ImageReadError
+from denoisebench.errors import ConfigError, ImageReadError
 from denoisebench.fsutil import atomic_path
 
 LOG = logging.getLogger("denoisebench")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+#: Suffix -> format :func:`write_image` writes (``.npy``: float32 as is; the others: uint8 through Pillow).
+WRITE_FORMATS = {".png": "PNG", ".npy": "NPY", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".jpg": "JPEG",
+                 ".jpeg": "JPEG"}
+
+#: Env var: the largest image (width x height, pixels) read; larger ones are refused before they are decoded.
+MAX_PIXELS_ENV = "DENOISEBENCH_MAX_PIXELS"
+#: Default pixel limit: 100 megapixels (a 10000 x 10000 image: 1.2 GB as float32 RGB). Pillow's own guard (a
+#: warning above 89 megapixels, an error above twice that) is set to refuse exactly above this limit instead.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+def max_pixels() -> int:
+    """The pixel limit of :func:`read_image` (``$DENOISEBENCH_MAX_PIXELS``, default 100 megapixels)."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError as exc:
+        raise ConfigError(f"${MAX_PIXELS_ENV}={raw!r}: expected a number of pixels (e.g. 400000000)") from exc
+    if value <= 0:
+        raise ConfigError(f"${MAX_PIXELS_ENV}={raw!r}: must be a positive number of pixels")
+    return value
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    limit = max_pixels()
+    if width * height > limit:
+        raise ImageReadError(f"{path}: {width}x{height} image ({width * height:,} pixels) exceeds the limit of "
+                             f"{limit:,} pixels (a decompression bomb guard); raise ${MAX_PIXELS_ENV} to read it")
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -58,7 +90,13 @@ def read_image(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
 
 def _read_npy(p: Path) -> np.ndarray:
     try:
+        header = np.load(p, mmap_mode="r", allow_pickle=False)  # the shape, before any pixel is read
+        if header.ndim >= 2:
+            _check_pixels(p, int(header.shape[1]), int(header.shape[0]))
+        del header
         arr = np.load(p, allow_pickle=False)
+    except ImageReadError:
+        raise
     except Exception as exc:  # numpy raises several types for corrupt files
         raise ImageReadError(f"{p}: cannot read .npy image ({exc}); re-create the file") from exc
     if arr.dtype in (np.uint8, np.uint16):
@@ -103,12 +141,19 @@ def read_pixels(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
       are used as stored, not composited onto a background).
     - 32-bit float images are refused (store float images as ``.npy``), as are other modes.
 
+    Images larger than :func:`max_pixels` are refused from their header, before they are decoded.
+
     Raises:
-        ImageReadError: missing, undecodable or unsupported file (the message names the file and the fix).
+        ImageReadError: missing, undecodable, unsupported or too large file (the message names the file and the fix).
     """
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
+    limit = max_pixels()
+    # Pillow checks the header's size when it opens a file: it raises above 2 x MAX_IMAGE_PIXELS (and warns above
+    # MAX_IMAGE_PIXELS, which this limit replaces), so nothing larger than the limit is ever decoded.
+    Image.MAX_IMAGE_PIXELS = limit / 2
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         with Image.open(p) as img:
             grey_alpha16 = _grey_with_alpha(img)  # read before load(), which clears the tile list
@@ -118,6 +163,11 @@ def read_pixels(path: str | os.PathLike[str], warn: bool = True) -> np.ndarray:
         raise ImageReadError(f"{p}: no such image file") from exc
     except ImageReadError:
         raise
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,}" if found else "more"
+        raise ImageReadError(f"{p}: image of {size} pixels exceeds the limit of {limit:,} pixels (a "
+                             f"decompression bomb guard); raise ${MAX_PIXELS_ENV} to read it") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{p}: cannot decode image ({exc}); the file is corrupt or not an image") from exc
     return _as_hwc(arr, p)
@@ -200,22 +250,28 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Write an image atomically. ``.npy`` stores float32 as is; other suffixes store uint8 (clip + round).
 
     PNG is lossless for uint8; JPEG is allowed but lossy, so the pipeline never uses it for its own outputs.
+
+    Raises:
+        ConfigError: the suffix is not one of :data:`WRITE_FORMATS` (nothing is written).
     """
     from PIL import Image
 
     p = Path(path)
+    fmt = WRITE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{p}: cannot write an image with suffix {p.suffix!r}; use one of "
+                          f"{', '.join(WRITE_FORMATS)}")
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     with atomic_path(p) as tmp:
-        if p.suffix.lower() == ".npy":
+        if fmt == "NPY":
             with open(tmp, "wb") as handle:
                 np.save(handle, arr.astype(np.float32, copy=False), allow_pickle=False)
             return
         data = arr if arr.dtype == np.uint8 else to_uint8(arr)
         pil = Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data)
-        fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
-        pil.save(tmp, format=fmt.get(p.suffix.lower(), "PNG"))
+        pil.save(tmp, format=fmt)
 
 
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:

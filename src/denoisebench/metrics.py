@@ -11,8 +11,9 @@ quantisation of the restored output, border crop and the SSIM definition. ``PROT
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,10 @@ QUANTISERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "round": _quant_round,
     "trunc": _quant_trunc,
     "float": _quant_float,
+    "float_unclipped": _quant_float,
 }
+#: Quantisers that score the restored output as it is, out-of-range values included (a float reference is clipped).
+UNCLIPPED = frozenset({"float_unclipped"})
 
 
 def _y_matlab(rgb: np.ndarray, integer: bool) -> np.ndarray:
@@ -137,6 +141,7 @@ _DESCRIBE: dict[str, dict[Any, str]] = {
         "round": "output clipped and rounded to uint8",
         "trunc": "output clipped and truncated to uint8",
         "float": "output clipped to [0,1], not quantised",
+        "float_unclipped": "output neither clipped nor quantised",
     },
     "ssim": {
         "wang": "SSIM Wang et al. (Gaussian 11x11, sigma 1.5, per channel)",
@@ -156,7 +161,7 @@ class Protocol:
     Attributes:
         space: "rgb" (all channels as given; grey stays grey), "y_matlab" or "y_opencv" (luma of RGB input).
         quant: how the restored float output becomes comparable: clip to [0, 1], then "round" or "trunc" to
-            uint8 levels, or "float" (clipped, not quantised).
+            uint8 levels, or "float" (clipped, not quantised); "float_unclipped" scores the output as it is.
         border: pixels cropped from each side before both metrics.
         ssim: "wang" (Gaussian 11x11, sigma 1.5, valid region, per channel) or "skimage_default".
     """
@@ -216,10 +221,6 @@ PROTOCOLS = ProtocolRegistry("metric protocol", loader=load_paper_registrations)
 PROTOCOLS.add("default", DEFAULT_PROTOCOL)  # DnCNN/FFDNet/KAIR and N2N/Ne2Ne/B2U lineages
 PROTOCOLS.add("shave3", Protocol(border=3))  # seed 004 DeepDenoising computePSNR (CONV_CROP=3)
 PROTOCOLS.add("sidd", Protocol(quant="float"))  # MIRNet SIDD sRGB: float; skimage Gaussian SSIM == wang
-PROTOCOLS.add("durn", Protocol(quant="trunc", ssim="skimage_default"))  # DuRN noise (PolyU), GoPro, SOTS
-PROTOCOLS.add("durn_y", Protocol(space="y_opencv", quant="trunc", ssim="skimage_default"))  # DuRN rain, LIVE1 JPEG (issue 13)
-# paper 001 (issue 12): agusgun/TTAID utils/metrics.py: float [0,1] after clamping, skimage SSIM (uniform 7x7)
-PROTOCOLS.add("ttaid", Protocol(quant="float", ssim="skimage_default"))
 
 
 def get_protocol(name: str) -> Protocol:
@@ -255,10 +256,11 @@ def _as_hwc(arr: Any, role: str) -> np.ndarray:
     return a
 
 
-def _to_scale(img: np.ndarray, quantise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _to_scale(img: np.ndarray, quantise: Callable[[np.ndarray], np.ndarray], clip: bool = True) -> np.ndarray:
     if img.dtype == np.uint8:
         return img.astype(np.float64)  # already 8-bit levels
-    return quantise(np.clip(img.astype(np.float64) * PEAK, 0.0, PEAK))
+    scaled = img.astype(np.float64) * PEAK
+    return quantise(np.clip(scaled, 0.0, PEAK) if clip else scaled)
 
 
 def prepare_pair(reference: Any, restored: Any, protocol: Protocol = DEFAULT_PROTOCOL) -> tuple[np.ndarray, np.ndarray]:
@@ -278,14 +280,14 @@ def prepare_pair(reference: Any, restored: Any, protocol: Protocol = DEFAULT_PRO
     if ref.shape != res.shape:
         raise ImageSizeError(f"reference shape {np.shape(reference)} != restored shape {np.shape(restored)}; "
                              "score each restored image against the reference of the same size")
-    integer = protocol.quant != "float"
+    integer = protocol.quant not in ("float", *UNCLIPPED)
     ref = _to_scale(ref, QUANTISERS["round"] if integer else _quant_float)
-    res = _to_scale(res, QUANTISERS[protocol.quant])
+    res = _to_scale(res, QUANTISERS[protocol.quant], clip=protocol.quant not in UNCLIPPED)
     to_space = SPACES[protocol.space]
     ref, res = to_space(ref, integer), to_space(res, integer)
     b = protocol.border
     if min(ref.shape[:2]) <= 2 * b:
-        raise ValueError(f"border={b} crops the whole image of shape {ref.shape[:2]}; use a smaller border")
+        raise ImageSizeError(f"border={b} crops the whole image of shape {ref.shape[:2]}; use a smaller border")
     if b:
         ref, res = ref[b:-b, b:-b], res[b:-b, b:-b]
     return ref, res
@@ -299,9 +301,9 @@ def _psnr_prepared(a: np.ndarray, b: np.ndarray) -> float:
 def _ssim_prepared(a: np.ndarray, b: np.ndarray, protocol: Protocol) -> float:
     func, min_size = SSIM_VARIANTS[protocol.ssim]
     if min(a.shape[:2]) < min_size:
-        raise ValueError(
+        raise ImageSizeError(
             f"image of shape {a.shape[:2]} (after a {protocol.border} px border crop) is too small for SSIM "
-            f"{protocol.ssim!r}; it needs at least {min_size}x{min_size} pixels"
+            f"{protocol.ssim!r}; it needs at least {min_size}x{min_size} pixels: score larger images"
         )
     return func(a, b)
 

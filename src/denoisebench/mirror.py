@@ -49,6 +49,26 @@ def find_repo_root(start: Path | None = None) -> Path:
     return here
 
 
+def state_root() -> Path:
+    """``<repository>/.denoisebench`` (gitignored): state kept outside DVC's outputs (resume checkpoints, staging
+    folders, GPU locks). The repository is ``DENOISEBENCH_ROOT`` when set, else ``DVC_ROOT`` (set by DVC for every
+    stage; for a queued or ``--temp`` experiment it names the original repository, not the temporary copy that is
+    deleted afterwards), else the nearest folder above the working directory holding dvc.yaml."""
+    dvc_root = os.environ.get("DVC_ROOT")
+    root = Path(dvc_root) if dvc_root and not os.environ.get(ROOT_ENV) else find_repo_root()
+    return root / ".denoisebench"
+
+
+#: Env override of the trainer's resume store.
+CHECKPOINTS_ENV = "DENOISEBENCH_CHECKPOINTS"
+
+
+def checkpoint_root() -> Path:
+    """The trainer's resume store: ``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<state_root>/checkpoints``."""
+    env = os.environ.get(CHECKPOINTS_ENV)
+    return Path(env).expanduser() if env else state_root() / "checkpoints"
+
+
 def _outer_repo(root: Path) -> Path | None:
     """The repository a DVC temporary experiment copy (``<repo>/.dvc/tmp/exps/...``) belongs to, else None."""
     parts = root.parts

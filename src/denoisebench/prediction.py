@@ -62,10 +62,18 @@ def _not_in_evaluate_on(q: CellQuery) -> str | None:
     return None
 
 
+def set_runs_entry(patterns: tuple[str, ...] | None, entry: str) -> bool:
+    """Whether a set's ``entries`` patterns admit ``entry``: it matches a pattern and no ``!pattern`` (None = every
+    entry), so a set can run "every entry but the released models" (``["*", "!*_pub_*"]``)."""
+    if patterns is None:
+        return True
+    excluded = any(fnmatch.fnmatchcase(entry, p[1:]) for p in patterns if p.startswith("!"))
+    return not excluded and any(fnmatch.fnmatchcase(entry, p) for p in patterns if not p.startswith("!"))
+
+
 def _not_in_set_entries(q: CellQuery) -> str | None:
-    patterns = q.cell.entries
-    if patterns is not None and not any(fnmatch.fnmatchcase(q.entry.entry, p) for p in patterns):
-        return f"test set {q.cell.testset!r} runs only the entries {list(patterns)}"
+    if not set_runs_entry(q.cell.entries, q.entry.entry):
+        return f"test set {q.cell.testset!r} runs only the entries {list(q.cell.entries or ())}"
     return None
 
 
@@ -123,8 +131,9 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
                  out_dir: Path, device: str) -> CellResult:
     """Denoise every noisy image of one synthesized cell (its ``manifest``); write outputs and ``timings.csv``.
 
-    Zero-shot methods report their per-image training in ``context.extra["zeroshot"]``; its ``iterations`` and
-    ``train_seconds`` become timing columns (empty for other methods).
+    The context's ``extra["dataset"]`` names the cell's dataset. Zero-shot methods report their per-image training
+    in ``context.extra["zeroshot"]``; its ``iterations`` and ``train_seconds`` become timing columns (empty for
+    other methods).
     """
     rows = []
     total = 0.0
@@ -134,8 +143,9 @@ def predict_cell(method: Method, entry: MethodEntry, cell: Cell, cell_dir: Path,
         sigma = manifest.get("sigma")
         if sigma is None:
             sigma = estimate_sigma_255(noisy)
+        # the cell's dataset rides along: a multi-task model picks the decoder of a real paired set by it
         context = DenoiseContext(sigma=sigma, noise=manifest.get("noise_params"), seed=int(record.get("seed") or 0),
-                                 device=device)
+                                 device=device, extra={"dataset": manifest.get("dataset", cell.dataset)})
         start = time.perf_counter()
         restored = denoise_adapted(method, noisy, context)
         seconds = time.perf_counter() - start

@@ -54,7 +54,7 @@ def scatter_figure(rows: list[dict[str, str]], number: str, out: Path) -> Path |
     ax.plot([low, high], [low, high], color="0.5", linewidth=1, linestyle="--", label="reproduced = reported")
     for i, method in enumerate(dict.fromkeys(r["method"] for r in rows)):
         mine = [r for r in rows if r["method"] == method]
-        partial = [r for r in mine if r.get("subset") == "True" or r.get("crop")]
+        partial = [r for r in mine if r.get("full_test_set") == "False"]
         full = [r for r in mine if r not in partial]
         colour = f"C{i % 10}"
         for group, face in ((full, colour), (partial, "none")):
@@ -97,7 +97,7 @@ def zoom_rows(paper: Paper, predictions: Path, reported: set[tuple[str, str]] = 
             counts[cell] = counts.get(cell, 0) + 1
     if not counts:
         return None, {}
-    cell = sorted(counts, key=lambda c: (c not in reported, -counts[c], c[0].endswith("_zs"), c))[0]
+    cell = min(counts, key=lambda c: (c not in reported, -counts[c], c[0].endswith("_zs"), c))
     rows = {"Noisy": "noisy"}
     for method, entries in per_method.items():
         entry = next((e for e, cells in entries if cell in cells), None)

@@ -11,7 +11,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -105,6 +105,7 @@ def score_folders(
     restored_dir: PathLike,
     protocols: Mapping[str, ProtocolSpec] | None = None,
     workers: int = 1,
+    track: Callable[[list[Any]], Iterable[Any]] | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of every restored image against its reference.
 
@@ -114,6 +115,7 @@ def score_folders(
         protocols: name -> Protocol (or a registered name / mapping). The first gives columns ``psnr`` and
             ``ssim``; each other one ``psnr_<name>`` and ``ssim_<name>``. None means ``{"default": Protocol()}``.
         workers: threads scoring images concurrently (NumPy/SciPy release the GIL for most of the work).
+        track: wraps the list of image pairs, e.g. in a progress bar (one step per scored image).
 
     Returns:
         A DataFrame with column ``image`` (the stem) then the metric columns, one row per image sorted by stem.
@@ -131,7 +133,7 @@ def score_folders(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             rows = list(pool.map(run, pairs))
     else:
-        rows = [run(pair) for pair in pairs]
+        rows = [run(pair) for pair in (track(pairs) if track else pairs)]
     columns = ["image"] + [c for cols in _columns(resolved).values() for c in cols]
     df = pd.DataFrame(rows, columns=columns)
     df.attrs["protocols"] = {

@@ -13,7 +13,7 @@ nothing time-dependent is written.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,10 +164,12 @@ def _write_cell(cell: Cell, data_root: Path, out: Path, seed: int, overrides: di
 
 
 def synthesize_folder(input_dir: Path, output_dir: Path, noise_text: str, seed: int,
-                      overrides: dict[str, bool] | None = None) -> Path:
+                      overrides: dict[str, bool] | None = None,
+                      progress: Callable[[list[Path]], Iterable[Path]] | None = None) -> Path:
     """Add noise to every image of a folder (the ``denoisebench synthesize`` command); writes a manifest too.
 
     Seeds derive from the input folder's name and each file stem, so the same folder gives the same output.
+    ``progress`` wraps the list of input files (e.g. a progress bar).
     """
     from denoisebench.noise import derive_seed
 
@@ -181,7 +183,7 @@ def synthesize_folder(input_dir: Path, output_dir: Path, noise_text: str, seed: 
     # Everything is written to a temporary folder published at the end (manifest last): a corrupt input or any
     # other failure leaves no noisy files without their manifest.
     with atomic_dir(output_dir, last=(MANIFEST,)) as tmp:
-        for path in paths:
+        for path in (progress or iter)(paths):
             clean = read_image(path)
             image_seed = derive_seed(dataset, path.stem, label, seed)
             noisy = model.apply(clean, np.random.default_rng(image_seed))

@@ -24,8 +24,9 @@ import os
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from denoisebench.mirror import find_repo_root
 EXPERIMENT_NAME = "denoisebench"
 GROUP_ENV = "DENOISEBENCH_RUN_GROUP"
 PARENT_TAG = "mlflow.parentRunId"
+#: Experiment tags: MLflow 3 opens an experiment on its GenAI overview unless it is marked as model training.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 _METRIC_BATCH = 1000  # MLflow's per-batch metric limit
 _PARAM_VALUE_LIMIT = 6000  # MLflow truncates longer param values
 
@@ -263,20 +266,29 @@ def open_store(uri: str) -> tuple[Any, str]:
 
 
 def _experiment_id(client: Any, uri: str) -> str:
+    """The benchmark experiment's id (created when missing), marked as a model-training experiment."""
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
-    if experiment is not None:
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root(uri))
-    except Exception:  # another process created it meanwhile
+    if experiment is None:
+        try:
+            client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root(uri), tags=EXPERIMENT_TAGS)
+        except Exception as exc:  # noqa: BLE001 (another process may have created it meanwhile: looked up below)
+            failure: Exception | None = exc
+        else:
+            failure = None
         experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
         if experiment is None:
-            raise
-        return experiment.experiment_id
+            raise RuntimeError(f"MLflow store {uri}: could not create the experiment {EXPERIMENT_NAME!r}") from failure
+    for key, value in EXPERIMENT_TAGS.items():  # stores made before the tag existed
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
 
 
-def group_parent(client: Any, experiment_id: str, group: str) -> str:
-    """The parent run of pipeline run ``group`` (found by its tags, else created), marked RUNNING."""
+def group_parent(client: Any, experiment_id: str, group: str, start_time: int | None = None) -> str:
+    """The parent run of pipeline run ``group`` (found by its tags, else created), marked RUNNING.
+
+    ``start_time`` (ms since the epoch): when the group's first child started, given when that child is replayed
+    later (deferred tracking), so that a new parent does not start after its children; default now."""
     baseline = os.environ.get("DVC_EXP_BASELINE_REV")
     query = f"tags.run_group = '{group}' and tags.run_kind = 'pipeline'"
     if baseline:
@@ -288,7 +300,7 @@ def group_parent(client: Any, experiment_id: str, group: str) -> str:
         return found[0].info.run_id
     tags = {"run_group": group, "run_kind": "pipeline", "dvc_exp_name": dvc_exp_name(),
             "dvc_exp_baseline_rev": baseline}
-    return client.create_run(experiment_id, run_name=group,
+    return client.create_run(experiment_id, run_name=group, start_time=start_time,
                              tags={k: str(v) for k, v in tags.items() if v is not None}).info.run_id
 
 
@@ -299,7 +311,7 @@ def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> Non
     run.set_tags({"resumed_from": previous, "resumed_from_step": step})
     try:
         old = client.get_run(previous)
-    except Exception:
+    except Exception:  # noqa: BLE001 (any store error: the link is kept, the copy skipped)
         warnings.warn(f"MLflow run {previous} (resumed from) not found in {client.tracking_uri}; its curves up to "
                       f"step {step} are not copied", stacklevel=3)
         return
@@ -311,12 +323,37 @@ def _link_resumed(client: Any, run: TrackedRun, previous: str, step: int) -> Non
     run.copy_metrics(previous, step)
 
 
+def paper_of(name: str) -> str | None:
+    """The paper key of method or params entry ``name`` (``"semantic_denoise"``; ``"baseline"`` for the shared
+    zoo), or None when neither is known."""
+    from denoisebench.errors import DenoiseBenchError
+    from denoisebench.methods import METHODS
+
+    method = name
+    try:
+        import yaml
+
+        from denoisebench.config import method_entries
+
+        params = yaml.safe_load((find_repo_root() / "params.yaml").read_text(encoding="utf-8")) or {}
+        group = method_entries(params).get(name)
+        if group is not None:
+            method = str((params["methods"][group][name] or {}).get("method") or name)
+    except (OSError, ValueError, TypeError, AttributeError, DenoiseBenchError):
+        pass
+    try:
+        return str(METHODS.get(method).paper)
+    except (DenoiseBenchError, KeyError):
+        return None
+
+
 def stage_tags(stage: str, method: str, dataset: str | None, profile: str | None, group: str | None) -> dict[str, Any]:
-    """The tags of a stage run (None values are not set)."""
+    """The tags of a stage run (None values are not set): ``paper`` is the method's paper key (``baseline`` for
+    the shared zoo), so every run of one paper's entries can be filtered (``tags.paper = 'semantic_denoise'``)."""
     revision = git_revision(find_repo_root())
-    return {"stage": stage, "method": method, "dataset": dataset, "profile": profile, "git_revision": revision,
-            "mlflow.source.git.commit": revision, "dvc_exp_name": dvc_exp_name(), "run_group": group,
-            "run_kind": "stage"}
+    return {"stage": stage, "method": method, "paper": paper_of(method), "dataset": dataset, "profile": profile,
+            "git_revision": revision, "mlflow.source.git.commit": revision, "dvc_exp_name": dvc_exp_name(),
+            "run_group": group, "run_kind": "stage"}
 
 
 def run_name(stage: str, method: str, dataset: str | None) -> str:
@@ -350,11 +387,37 @@ def flush_pending(client: Any = None, experiment_id: str | None = None) -> int:
     from denoisebench.tracking_journal import flush_journals, journal_root, pending
 
     root = journal_root(find_repo_root())
-    if not pending(root):
+    folders = pending(root)
+    if not folders:
         return 0
     if client is None:
-        client, experiment_id = open_store(tracking_uri())
+        try:
+            client, experiment_id = open_store(tracking_uri())
+        except Exception as exc:  # noqa: BLE001 - a damaged store must not block the pipeline; the journals wait
+            import logging
+
+            logging.getLogger("denoisebench").warning(
+                "MLflow store %s cannot be opened (%s: %s); %d deferred run(s) stay in %s: repair or move the store "
+                "aside, then `denoisebench tracking flush`", tracking_uri(), type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "", len(pending(root)), root)
+            return 0
+    _parents_first(folders, client, str(experiment_id))
     return flush_journals(root, client, experiment_id)
+
+
+def _parents_first(folders: list[Path], client: Any, experiment_id: str) -> None:
+    """Open the parent run of every run group among the journals ``folders``, started when the group's first
+    journal started: a parent created while its children are replayed would start after they ended."""
+    from denoisebench.tracking_journal import _read_events  # the journal's own reader
+
+    starts: dict[str, int] = {}
+    for folder in folders:
+        events = _read_events(folder)
+        start = events[0] if events and events[0].get("op") == "start" else {}
+        if start.get("group") and isinstance(start.get("time"), int):
+            starts[start["group"]] = min(starts.get(start["group"], start["time"]), start["time"])
+    for group, time_ms in starts.items():
+        group_parent(client, experiment_id, group, start_time=time_ms)
 
 
 @contextlib.contextmanager

@@ -13,11 +13,23 @@ The MLflow run gets a new id (MLflow assigns ids); the journal's id (32 hex char
 checkpoint record as ``run_id``) is kept as the run's tag ``journal_run_id``, and a resumed run's ``resumed_from``
 names its predecessor's MLflow id once both are replayed. A journal whose process died without ending it is
 replayed as KILLED once its process is gone.
+
+Replay is idempotent: one process replays at a time (a lock beside the journal root), the replayed run is tagged
+``journal_replayed=1`` as its last write, and a replay finds the runs already tagged with its journal id first: a
+complete one is kept (the journal was replayed but not yet deleted when its process was killed), incomplete ones (a
+replay killed half-way) are deleted before the journal is replayed again. So one journal gives exactly one MLflow run
+with its final status, however often and wherever it is interrupted.
+
+A journal that cannot be replayed (an artifact file missing, an MLflow error) is set aside to
+``.denoisebench/mlflow-journal-failed/<id>/`` with ``reason.txt`` and one warning line; the pipeline goes on.
+``denoisebench tracking list`` shows pending and set-aside journals, ``tracking retry ID`` / ``tracking drop ID``
+replays or deletes one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -31,11 +43,22 @@ import numpy as np
 JOURNAL_DIR = Path(".denoisebench") / "mlflow-journal"
 EVENTS = "events.jsonl"
 JOURNAL_TAG = "journal_run_id"
+#: Tag written last by a replay: a run with the journal's id but without it is a replay killed half-way.
+REPLAYED_TAG = "journal_replayed"
+#: Set-aside journals live in ``<journal root>-failed/<id>/`` with this file saying why.
+REASON = "reason.txt"
+
+LOG = logging.getLogger("denoisebench")
 
 
 def journal_root(repo_root: Path) -> Path:
     """The journal folder of a repository."""
     return repo_root / JOURNAL_DIR
+
+
+def failed_root(root: Path) -> Path:
+    """Where the journals of ``root`` that could not be replayed are set aside."""
+    return root.with_name(root.name + "-failed")
 
 
 def _now_ms() -> int:
@@ -143,21 +166,118 @@ def pending(root: Path) -> list[Path]:
 def flush_journals(root: Path, client: Any, experiment_id: str) -> int:
     """Replay every complete journal under ``root`` into MLflow (oldest first) and delete it; return how many.
 
-    A journal without an ``end`` record is replayed (as KILLED) only once its process is gone.
+    A journal without an ``end`` record is replayed (as KILLED) only once its process is gone; one that cannot be
+    replayed is set aside (:func:`set_aside`) and the others go on.
     """
+    from denoisebench.locks import exclusive
+
     done = 0
     replayed: dict[str, str] = {}
-    for folder in pending(root):
-        events = _read_events(folder)
-        if not events or events[0].get("op") != "start":
+    with exclusive(root.with_name(root.name + ".lock"), "replaying the MLflow journal"):
+        for folder in pending(root):
+            events = _read_events(folder)
+            if not events or events[0].get("op") != "start":
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if events[-1].get("op") != "end" and _process_alive(events[0]):
+                continue
+            try:
+                replayed[folder.name] = _replay_once(folder, events, client, experiment_id, replayed)
+            except Exception as exc:  # noqa: BLE001 - any failure of one journal must not block the others
+                set_aside(folder, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                continue
             shutil.rmtree(folder, ignore_errors=True)
-            continue
-        if events[-1].get("op") != "end" and _process_alive(events[0]):
-            continue
-        replayed[folder.name] = _replay(folder, events, client, experiment_id, replayed)
-        shutil.rmtree(folder, ignore_errors=True)
-        done += 1
+            done += 1
     return done
+
+
+def set_aside(folder: Path, reason: str) -> Path:
+    """Move a journal that cannot be replayed out of the way (with ``reason.txt``) and say so in one line."""
+    target = failed_root(folder.parent) / folder.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(folder, target)
+    (target / REASON).write_text(reason + "\n", encoding="utf-8")
+    LOG.warning("MLflow journal %s not replayed (%s); set aside in %s: `denoisebench tracking retry %s` replays it, "
+                "`denoisebench tracking drop %s` deletes it", folder.name, reason, target, folder.name, folder.name)
+    return target
+
+
+def missing_artifacts(folder: Path, events: list[dict[str, Any]]) -> list[str]:
+    """Artifact files a journal refers to that are not beside it."""
+    return [e["file"] for e in events if e.get("op") == "artifact" and not (folder / e["file"]).is_file()]
+
+
+def _replay_once(folder: Path, events: list[dict[str, Any]], client: Any, experiment_id: str,
+                 replayed: dict[str, str]) -> str:
+    """The MLflow id of the journal's one run: an earlier complete replay's, else a new replay (after deleting the
+    runs of replays killed half-way)."""
+    missing = missing_artifacts(folder, events)
+    if missing:
+        raise FileNotFoundError(f"artifact file {missing[0]} of the journal is missing")
+    earlier = client.search_runs([experiment_id], filter_string=f"tags.{JOURNAL_TAG} = '{folder.name}'")
+    complete = [r.info.run_id for r in earlier if r.data.tags.get(REPLAYED_TAG) == "1"]
+    for run in earlier:
+        if run.info.run_id not in complete[:1]:
+            client.delete_run(run.info.run_id)
+    if complete:
+        return complete[0]
+    run_id = None
+    try:
+        run_id = _replay(folder, events, client, experiment_id, replayed)
+    except Exception:
+        for run in client.search_runs([experiment_id], filter_string=f"tags.{JOURNAL_TAG} = '{folder.name}'"):
+            client.delete_run(run.info.run_id)  # no half-replayed run stays behind
+        raise
+    client.set_tag(run_id, REPLAYED_TAG, "1")
+    return run_id
+
+
+def retry(root: Path, journal_id: str) -> Path:
+    """Move a set-aside journal back into ``root`` (replayed by the next flush)."""
+    source = failed_root(root) / journal_id
+    if not source.is_dir():
+        raise _unknown(root, journal_id)
+    (source / REASON).unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    os.replace(source, root / journal_id)
+    return root / journal_id
+
+
+def drop(root: Path, journal_id: str) -> None:
+    """Delete a set-aside journal (its run is never recorded)."""
+    source = failed_root(root) / journal_id
+    if not source.is_dir():
+        raise _unknown(root, journal_id)
+    shutil.rmtree(source)
+
+
+def set_aside_journals(root: Path) -> list[tuple[str, str]]:
+    """``(id, reason)`` of every set-aside journal."""
+    folder = failed_root(root)
+    if not folder.is_dir():
+        return []
+    return [(p.name, (p / REASON).read_text(encoding="utf-8").strip() if (p / REASON).is_file() else "")
+            for p in sorted(folder.iterdir()) if p.is_dir()]
+
+
+def describe(folder: Path) -> str:
+    """One line about a pending journal: its run name and whether it is complete, still written or abandoned."""
+    events = _read_events(folder)
+    if not events or events[0].get("op") != "start":
+        return "empty (deleted by the next flush)"
+    state = ("complete" if events[-1].get("op") == "end" else
+             f"being written by process {events[0].get('pid')}" if _process_alive(events[0]) else
+             "abandoned by its process (replayed as KILLED)")
+    return f"{events[0].get('run_name')}: {state}"
+
+
+def _unknown(root: Path, journal_id: str) -> Exception:
+    from denoisebench.errors import ConfigError
+
+    known = [name for name, _ in set_aside_journals(root)]
+    return ConfigError(f"no set-aside MLflow journal {journal_id!r} in {failed_root(root)}; set aside: "
+                       f"{', '.join(known) or 'none'} (see `denoisebench tracking list`)")
 
 
 def _mlflow_id(journal_id: str, client: Any, experiment_id: str, replayed: dict[str, str]) -> str | None:

@@ -10,10 +10,9 @@ Typical use::
 
 from __future__ import annotations
 
-from denoisebench.datasets.catalog import DATASETS
 from denoisebench.datasets import catalog_real as _catalog_real  # noqa: F401  (registers real-noise sets)
-from denoisebench.datasets import catalog_restoration as _catalog_restoration  # noqa: F401  (issue 13)
 from denoisebench.datasets import demo as _demo  # noqa: F401  (registers the demo set)
+from denoisebench.datasets.catalog import DATASETS
 from denoisebench.datasets.cli_helpers import (
     dataset_rows,
     fetch_datasets,
@@ -36,8 +35,25 @@ from denoisebench.datasets.polyu import POLYU_TEST_SCENES, polyu_scene
 from denoisebench.datasets.spec import DatasetSpec, FileEntry, Layout
 
 __all__ = [
-    "DATASETS", "DatasetSpec", "FileEntry", "Layout", "SampleRef", "VerifyReport", "UnverifiedDownloadWarning",
-    "MIRROR_ENV", "POLYU_TEST_SCENES", "dataset_dir", "dataset_rows", "fetch_dataset", "fetch_datasets",
-    "format_dataset_table", "format_verify_reports", "get_spec", "list_samples", "polyu_scene", "resolve_names",
-    "verify_dataset", "verify_datasets",
+    "DATASETS",
+    "MIRROR_ENV",
+    "POLYU_TEST_SCENES",
+    "DatasetSpec",
+    "FileEntry",
+    "Layout",
+    "SampleRef",
+    "UnverifiedDownloadWarning",
+    "VerifyReport",
+    "dataset_dir",
+    "dataset_rows",
+    "fetch_dataset",
+    "fetch_datasets",
+    "format_dataset_table",
+    "format_verify_reports",
+    "get_spec",
+    "list_samples",
+    "polyu_scene",
+    "resolve_names",
+    "verify_dataset",
+    "verify_datasets",
 ]

@@ -16,9 +16,6 @@ from urllib.parse import quote
 
 from denoisebench.errors import DatasetError
 
-#: Layout kinds understood by the loaders (see ``loaders.LOADERS``).
-LAYOUT_KINDS = ("clean", "paired", "blocks", "batches", "aux", "bundled", "mirrored", "side_by_side",
-                "archived")
 COLORS = ("rgb", "gray", "mixed")
 ROLES = ("test", "train", "aux")
 ALL_SPLIT = "all"
@@ -48,7 +45,8 @@ class Layout:
     """How a dataset folder is organised.
 
     Attributes:
-        kind: one of :data:`LAYOUT_KINDS`: ``clean`` single images, ``paired`` ``noisy/NAME`` + ``clean/NAME``,
+        kind: a folder layout registered in ``denoisebench.datasets.loaders.LOADERS`` (a paper may add one; the
+            name is checked when the dataset is read): ``clean`` single images, ``paired`` ``noisy/NAME`` + ``clean/NAME``,
             ``blocks`` SIDD-style ``.mat`` arrays (images, blocks, H, W, C), ``batches`` RENOIR ``Batch_*``
             folders, ``aux`` tables that are not images, ``bundled`` images shipped inside scikit-image.
             ``archived`` images inside extracted archives, found by glob (DIV2K, SIDD-Small; paper 001).
@@ -78,9 +76,6 @@ class Layout:
     within: str = ""
     clean_stem_sep: str = ""
 
-    def __post_init__(self) -> None:
-        if self.kind not in LAYOUT_KINDS:
-            raise ValueError(f"layout kind {self.kind!r} is not one of {LAYOUT_KINDS}")
 
 
 @dataclass(frozen=True)

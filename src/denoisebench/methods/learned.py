@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from denoisebench.checkpoints import load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import check_image, merged_config
 from denoisebench.methods.base import DenoiseContext, Method
@@ -102,13 +104,11 @@ class LearnedMethod(Method):
 
     def load(self, checkpoint: Path) -> None:
         """Restore the network and its method config from ``model.pt`` written by :meth:`train`."""
-        import torch
-
         path = Path(checkpoint)
         if not path.is_file():
             raise ConfigError(f"{self.name}: checkpoint {path} not found; train the model first (dvc repro) "
                               "or fix the path")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_verified(path)
         if not isinstance(ckpt, dict) or ckpt.get("method") != self.name or "model" not in ckpt:
             found = ckpt.get("method") if isinstance(ckpt, dict) else None
             raise ConfigError(f"{self.name}: {path} is not a {self.display_name or self.name} model checkpoint "

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from denoisebench.errors import ImageSizeError
 from denoisebench.methods._config import check_image, merged_config, sigma_01
 from denoisebench.methods.base import METHODS, DenoiseContext, Method
 
@@ -52,6 +53,9 @@ class NonLocalMeans(_SkimageMethod):
         from skimage.restoration import denoise_nl_means
 
         image = check_image(self.name, noisy)
+        if min(image.shape[:2]) < 2:  # scikit-image squeezes a 1-pixel side away and fails with an IndexError
+            raise ImageSizeError(f"nlm: the image is {image.shape[0]}x{image.shape[1]} pixels; non-local means needs "
+                                 "at least 2x2: use a larger image or another method")
         p = self.params
         sigma = sigma_01(context, image, p["use_known_sigma"])
         return _per_layout(

@@ -14,14 +14,12 @@ See docs/noise.md for every model, its parameters and defaults.
 from __future__ import annotations
 
 # Importing the model modules registers them in NOISE_MODELS.
-from denoisebench.noise import cbdnet, degradations, gaussian, gunawan, jpeg, poisson  # noqa: F401
+from denoisebench.noise import cbdnet, gaussian, jpeg, poisson  # noqa: F401
 from denoisebench.noise.base import NOISE_MODELS, NoiseModel, Param
 from denoisebench.noise.cbdnet import BAYER_PATTERNS, CBDNetNoise
-from denoisebench.noise.degradations import Haze, MotionBlur, Rain  # issue 13 (paper 002)
 from denoisebench.noise.crf import CRFTables, load_crf_tables, nearest_lookup
 from denoisebench.noise.factory import add_noise, build_noise, derive_seed
 from denoisebench.noise.gaussian import AWGN, HeteroGaussian
-from denoisebench.noise.gunawan import Composite, SaltPepper, Speckle
 from denoisebench.noise.jpeg import JPEG, jpeg_roundtrip
 from denoisebench.noise.poisson import Poisson, PoissonGaussian
 from denoisebench.noise.spec import NoiseSpec, parse_noise_spec
@@ -29,22 +27,16 @@ from denoisebench.noise.spec import NoiseSpec, parse_noise_spec
 __all__ = [
     "AWGN",
     "BAYER_PATTERNS",
+    "JPEG",
+    "NOISE_MODELS",
     "CBDNetNoise",
     "CRFTables",
-    "Composite",
-    "Haze",
     "HeteroGaussian",
-    "JPEG",
-    "MotionBlur",
-    "NOISE_MODELS",
     "NoiseModel",
     "NoiseSpec",
     "Param",
     "Poisson",
     "PoissonGaussian",
-    "Rain",
-    "SaltPepper",
-    "Speckle",
     "add_noise",
     "build_noise",
     "derive_seed",

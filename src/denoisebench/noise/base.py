@@ -7,7 +7,6 @@ are validated in one place and every error names the model, the parameter, the v
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar

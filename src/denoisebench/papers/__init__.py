@@ -17,10 +17,10 @@ import importlib
 import os
 import pkgutil
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from denoisebench.errors import ConfigError, UnknownNameError
 from denoisebench.registry import Registry
@@ -28,7 +28,26 @@ from denoisebench.registry import Registry
 PACKAGE_NAME = re.compile(r"^p(\d{3})_([a-z0-9_]+)$")
 PAPER_PATH_ENV = "DENOISEBENCH_PAPER_PATH"
 
-__path__ = [*__path__, *(p for p in os.environ.get(PAPER_PATH_ENV, "").split(os.pathsep) if p)]  # noqa: F821
+__path__ = [*__path__, *(p for p in os.environ.get(PAPER_PATH_ENV, "").split(os.pathsep) if p)]
+
+
+@dataclass(frozen=True)
+class OfficialCheck:
+    """One component of a paper's code held to the authors' official code (same weights in, same numbers out).
+
+    Attributes:
+        component: what was compared (``"MAXL look-ahead mask gradient"``).
+        official: the official file (and function/class), relative to ``../shared/reference/``.
+        commit: the official repository's commit the file was taken at.
+        max_difference: the largest absolute difference measured, with its precision (``"0 (float64)"``).
+        test: the test that measures it (and fails when it grows).
+    """
+
+    component: str
+    official: str
+    commit: str
+    max_difference: str
+    test: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,11 @@ class Paper:
         shave3: the page shows 3-px-shaved PSNR beside the whole-image one.
         note: a caveat shown near the top of the page.
         links: (label, path relative to ``reports/papers/``) of outputs the paper's stages write.
+        official_checks: components of the paper's code checked against the authors' official code; the page
+            shows them and qualifies the rows of the paper's own entries as "checked against official code".
+        summary_extra: ``"module:function"`` (relative to the package) adding to the page's Summary the numbers a
+            paper stage computed outside the results tree (e.g. on stand-in test sets); called with the pages
+            folder (``reports/papers``) and the loaded results, returns markdown ("" when there is nothing).
         package: the package's module name (set by discovery).
     """
 
@@ -72,6 +96,8 @@ class Paper:
     shave3: bool = False
     note: str = ""
     links: tuple[tuple[str, str], ...] = ()
+    official_checks: tuple[OfficialCheck, ...] = ()
+    summary_extra: str = ""
     package: str = ""
 
     @property
@@ -91,13 +117,17 @@ class Paper:
         lists = [*self.method_map.values(), *self.extra_rows.values()]
         return list(dict.fromkeys(e for entries in lists for e in entries))
 
+    def function(self, spec: str) -> Callable[..., Any]:
+        """The function ``"module:function"`` of this package."""
+        module, _, function = spec.partition(":")
+        return getattr(importlib.import_module(f"{self.package}.{module}"), function)
+
     def stage(self, name: str) -> Callable[..., Any]:
         """The function of the paper stage ``name``."""
         if name not in self.stages:
             valid = ", ".join(sorted(self.stages)) or "(none)"
             raise UnknownNameError(f"paper {self.number} ({self.key}) has no stage {name!r}; valid stages: {valid}")
-        module, _, function = self.stages[name].partition(":")
-        return getattr(importlib.import_module(f"{self.package}.{module}"), function)
+        return self.function(self.stages[name])
 
 
 def _as_entry_lists(mapping: Mapping[str, str | tuple[str, ...] | list[str]], where: str) -> dict[str, tuple[str, ...]]:

@@ -16,6 +16,7 @@ from typing import Any
 from denoisebench.datasets.download import DEFAULT_TIMEOUT, download
 from denoisebench.errors import ChecksumMismatchError, DatasetError
 from denoisebench.fsutil import atomic_path, sha256_file
+from denoisebench.mirror import MIRROR_ENV
 from denoisebench.pretrained.catalog import PRETRAINED, PretrainedSpec
 
 WEIGHTS_ENV = "DENOISEBENCH_WEIGHTS"
@@ -71,7 +72,7 @@ def fetch_weights(name: str | PretrainedSpec, root: str | os.PathLike[str],
             _check(spec, tmp, f"mirror file {source}", f"restore {source} from {spec.url}")
         return target
     tried = f"mirror file {source} (absent)" if source is not None else (
-        f"no mirror (${WEIGHTS_ENV} and ${DATA_MIRROR_ENV} unset)")
+        f"no mirror (${WEIGHTS_ENV} and ${MIRROR_ENV} unset)")
     if not allow_download:
         raise DatasetError(f"pretrained {spec.name}: {target} is missing; tried {tried} and downloads are disabled. "
                            f"Set ${WEIGHTS_ENV} to a folder holding {spec.local}, or allow downloads")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from denoisebench.tables.evidence import best_match
 from denoisebench.tables.loader import FULL_SET_SIZES, CellMatch, ResultSet
 from denoisebench.tables.markdown import MISSING, decimals_of, fmt, fmt_delta, sigma_label, table
 
@@ -19,7 +21,8 @@ MAX_CONDITION_COLUMNS = 4
 class Context:
     """What a paper page needs to fill reproduced cells, plus the current table's footnotes.
 
-    ``mapping``: paper method -> benchmark entries (first entry with a result for a cell wins).
+    ``mapping``: paper method -> benchmark entries (of those with a result for a cell, the strongest evidence
+    class wins, then the listed order: :func:`~denoisebench.tables.evidence.best_match`).
     """
 
     mapping: dict[str, list[str]]
@@ -124,7 +127,7 @@ def _find_source(records: list[dict[str, Any]], entries: list[str], ctx: Context
                  image: str | None) -> tuple[CellMatch | None, dict[str, Any] | None]:
     """The first of ``entries`` with a result for the cell of ``records`` (and ``image``), and that result."""
     testset, noise = records[0].get("testset"), records[0].get("noise")
-    match = ctx.results.first_match(entries, testset, noise, image) if testset and noise else None
+    match = best_match(ctx.results, entries, testset, noise, image) if testset and noise else None
     if match is None:
         return None, None
     return match, (match.image_scores().get(image) if image else match.summary)
@@ -150,7 +153,7 @@ def reproduced_cell(records: list[dict[str, Any]], entries: list[str], ctx: Cont
         dec = decimals_of(r["printed"])
         values.append(fmt(value, dec))
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        delta = fmt_delta(value - float(r["value"]), dec) if numeric and value == value else MISSING
+        delta = fmt_delta(value - float(r["value"]), dec) if numeric and not math.isnan(value) else MISSING
         if delta != MISSING:
             copied = COPIED_PHRASE in str(r.get("notes") or "").lower()
             delta += ("\\*" if r.get("suspect") else "") + ("†" if copied else "")

@@ -11,8 +11,8 @@ paper declarations (:data:`denoisebench.papers.PAPERS`), their reported numbers 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,20 @@ from denoisebench.fsutil import write_text_atomic
 from denoisebench.papers import Paper, all_papers
 from denoisebench.references import load_papers, read_reference_csv
 from denoisebench.report_figures import figure_links
+from denoisebench.tables.cells import PaperCell, paper_cells, status_line
+from denoisebench.tables.evidence import SHORT_SCHEDULE, classes_text, evidence_class, tolerance_text
 from denoisebench.tables.grids import (
     Context,
-    _find_source,
-    result_tags,
     cond_key,
     condition_label,
     extra_rows_table,
     grid,
     long_table,
     per_image_grid,
+    result_tags,
 )
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
-from denoisebench.tables.markdown import MISSING, decimals_of, fmt, fmt_delta, table
+from denoisebench.tables.markdown import MISSING, decimals_of, fmt, fmt_delta, sigma_label, table
 from denoisebench.tables.results import limit_text
 
 
@@ -72,7 +73,7 @@ def _caveats(entries: list[EntryResult]) -> str:
     overall_limits: dict[int, list[str]] = {}
     skipped: list[str] = []
     for entry in entries:
-        if entry.profile != "paper":
+        if entry.profile != "paper" and evidence_class(entry) is SHORT_SCHEDULE:
             profiles.setdefault(entry.profile, []).append(entry.entry)
         if entry.sets:
             for name, spec in sorted(entry.sets.items()):
@@ -87,8 +88,10 @@ def _caveats(entries: list[EntryResult]) -> str:
             skipped.append(f"`{entry.entry}`: {sum(counts.values())} cells ({reasons})")
     lines = []
     for profile, names in profiles.items():
-        lines.append(f"- **Profile `{profile}`** (cells tagged `[{profile}]`): NOT a reproduction of the paper's "
-                     f"numbers (reduced data and/or schedules): {_entry_names(names)}.")
+        lines.append(f"- **Profile `{profile}`** (cells tagged `[{profile}]`): these trained entries ran a short "
+                     f"schedule, so their numbers are NOT a reproduction of the paper's numbers: "
+                     f"{_entry_names(names)}. (Released-weights and classical entries of this profile are judged "
+                     f"by the tolerance; their caveat is the image subset, if any.)")
     if subsets or overall_limits:
         parts = [f"`{name}` ({dataset}): {n} image{'' if n == 1 else 's'} — {_entry_names(names)}"
                  for (name, dataset, n), names in subsets.items()]
@@ -129,37 +132,64 @@ def _status(key: str, mapping: Mapping[str, list[str]], results: ResultSet, shav
         ["paper method", "entry", "profile", "protocol", "limit_images", "choices", "git rev"], rows)
 
 
-def _summary(records: list[dict[str, Any]], mapping: Mapping[str, list[str]], ctx: Context) -> str:
-    """``## Summary``: every reproduced average cell of a mapped method (PSNR, or the cell's first metric):
-    reported, reproduced, difference and how it was obtained (entry and tags)."""
-    cells: dict[tuple, list[dict[str, Any]]] = {}
-    for r in records:
-        if r["method"] in mapping and not r.get("image_id") and r.get("testset") and r.get("noise"):
-            cells.setdefault((r["table"], r["method"], cond_key(r)), []).append(r)
-    rows, deltas, profiles = [], [], set()
-    for (name, method, _), recs in cells.items():
-        rec = next((r for r in recs if r["metric"] == "psnr"), recs[0])
-        match, source = _find_source([rec], mapping[method], ctx, None)
-        value = None if source is None else source.get(str(rec["metric"]))
-        if match is None or not isinstance(value, (int, float)) or value != value:
-            continue
-        profiles.add(match.entry.profile)
-        dec = decimals_of(rec["printed"])
-        deltas.append(abs(value - float(rec["value"])))
-        rows.append([name, method, condition_label(rec), str(rec["metric"]), str(rec["printed"]), fmt(value, dec),
-                     fmt_delta(value - float(rec["value"]), dec), f"`{match.entry.entry}`" + result_tags(match, ctx)])
+_STATUS_ORDER = {"reproduced": 0, "computed": 1, "missing": 2}
+
+
+def _evidence_words(cell: PaperCell, paper: Paper) -> str:
+    """``"released weights"``, ``"short schedule; code checked against official code"``, or :data:`MISSING`."""
+    cls = cell.verdict.cls
+    if cls is None:
+        return MISSING
+    checked = "; code checked against official code" if cell.own and paper.official_checks else ""
+    return cls.label + checked
+
+
+def _summary_row(cell: PaperCell, paper: Paper, ctx: Context) -> list[str]:
+    v, dec = cell.verdict, decimals_of(cell.printed)
+    how = MISSING
+    if v.match is not None:
+        how = f"`{v.match.entry.entry}`" + result_tags(v.match, ctx)
+    verdict = v.status + (f": {v.why}" if v.why else "")
+    return [cell.table, cell.method, f"{cell.dataset}, {sigma_label(cell.degradation) or cell.noise}", cell.metric,
+            cell.printed, fmt(v.value, dec), fmt_delta(v.delta, dec), _evidence_words(cell, paper), verdict, how]
+
+
+def _summary(paper: Paper, records: list[dict[str, Any]], ctx: Context) -> str:
+    """``## Summary``: the status line, then per reported average cell of a mapped method the best evidence the
+    benchmark has (the paper's own methods first, then the baselines; strongest evidence first), and the methods
+    the benchmark does not implement."""
     head = "## Summary\n\n"
-    if not mapping:
+    if not paper.method_map:
         return head + "No method of this paper is mapped to a benchmark entry yet: reported numbers only.\n"
-    if not rows:
-        return head + f"No reported cell is reproduced yet ({len(cells)} average cells of mapped methods).\n"
-    text = (f"{len(rows)} of {len(cells)} reported average cells of mapped methods reproduced, under the "
-            f"{', '.join(f'`{p}`' for p in sorted(profiles))} profile{'s' if len(profiles) > 1 else ''}; median "
-            f"|Δ| {sorted(deltas)[len(deltas) // 2]:.2f}."
-            + (" Cells not from the `paper` profile are not reproductions of the paper's numbers (see Caveats)."
-               if profiles - {"paper"} else "") + "\n\n")
-    body = table(["table", "paper method", "condition", "metric", "reported", "reproduced", "Δ", "how"], rows)
-    return head + text + body + ctx.footnotes()
+    cells = paper_cells(paper, records, ctx.results)
+    parts = [head, status_line(cells), "\n\n", tolerance_text(), " ", classes_text(), "\n"]
+    headers = ["table", "paper method", "condition", "metric", "reported", "benchmark", "Δ", "evidence", "verdict",
+               "entry"]
+    shown = [c for c in cells if c.method in paper.method_map]
+    order = {id(c): i for i, c in enumerate(shown)}
+    for title, own in (("The paper's own method(s)", True), ("Baselines", False)):
+        rows = sorted((c for c in shown if c.own == own),
+                      key=lambda c: (_STATUS_ORDER[c.verdict.status],
+                                     c.verdict.cls.rank if c.verdict.cls else 9, order[id(c)]))
+        if rows:
+            parts += [f"\n### {title}\n\n", table(headers, [_summary_row(c, paper, ctx) for c in rows])]
+    unmapped = Counter(c.method for c in cells if c.method not in paper.method_map)
+    if unmapped:
+        parts.append("\nNot implemented in the benchmark (their cells count as missing): "
+                     + ", ".join(f"{m} ({n} cell{'s' * (n > 1)})" for m, n in unmapped.items()) + ".\n")
+    return "".join(parts) + ctx.footnotes()
+
+
+def _official_section(paper: Paper) -> str:
+    """``## Checked against official code``: the declared components, official file, commit, max difference."""
+    rows = [[c.component, f"`{c.official}`", f"`{c.commit[:12]}`", c.max_difference, f"`{c.test}`" if c.test else MISSING]
+            for c in paper.official_checks]
+    return ("## Checked against official code\n\n"
+            "Components of this paper's code run beside the authors' official code (`../shared/reference/`) with the "
+            "same weights and inputs; rows of the paper's own entries say \"code checked against official code\". "
+            "This says the code computes what the authors' code computes; it does not make a short-schedule number "
+            "a reproduction.\n\n" + table(["component", "official file", "commit", "max difference", "test"], rows)
+            + "\n")
 
 
 def _table_section(name: str, records: list[dict[str, Any]], notes: dict[str, str], ctx: Context) -> str:
@@ -233,15 +263,15 @@ def _as_lists(mapping: Mapping[str, str | Sequence[str]] | None) -> dict[str, li
 def _head(key: str, info: dict[str, Any], n_records: int, options: Paper) -> str:
     """Title, sources, how-to-read paragraph and the paper's note."""
     head = [f"# {info['number']} · {key}: {info.get('title') or ''}\n\n",
-            f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
-            f"`{info.get('csv_path') or 'references/' + info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n",
-            "How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
-            "its second best). *Reproduced* cells come from `results/` for methods mapped in "
-            "the paper's declaration (`PAPER.method_map`; the first listed entry with a result for the cell): "
-            "`value (Δ reproduced − reported)`, tagged with the entry when a method lists several, with the "
-            "profile when it is not `paper`, with `n/N img` when fewer images than the full set were used and "
-            "with `crop N` when the result comes from centre crops. "
-            f"`{MISSING}` = not reproduced (not mapped, not run, or not evaluated on that test set/noise).",
+            (f"{info.get('venue') or ''}. Seed text: `shared/papers/{info['file']}`; reported numbers: "
+             f"`{info.get('csv_path') or 'references/' + info.get('csv', key + '.csv')}` ({n_records} numbers).\n\n"),
+            ("How to read: *reported* cells are the paper's printed values (**bold** = the paper's best, _italic_ = "
+             "its second best). *Reproduced* cells come from `results/` for methods mapped in the paper's "
+             "declaration (`PAPER.method_map`; of the listed entries with a result for the cell, the one with the "
+             "strongest evidence, see the Summary): `value (Δ reproduced − reported)`, tagged with the entry when a "
+             "method lists several, with the profile when it is not `paper`, with `n/N img` when fewer images than "
+             "the full set were used and with `crop N` when the result comes from centre crops. "
+             f"`{MISSING}` = not reproduced (not mapped, not run, or not evaluated on that test set/noise)."),
             " The `shave3` columns give PSNR with 3 border pixels cropped (the paper's released code does this; "
             "the paper states whole-image PSNR).\n\n" if options.shave3 else "\n\n"]
     if options.note:
@@ -249,7 +279,8 @@ def _head(key: str, info: dict[str, Any], n_records: int, options: Paper) -> str
     return "".join(head)
 
 
-def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, results: ResultSet) -> str:
+def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, results: ResultSet,
+                      pages: Path | None = None) -> str:
     """The markdown of one paper's page.
 
     Args:
@@ -257,12 +288,18 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
         info: its ``papers.yaml`` entry (tables, table notes, missing tables, venue), merged over the declaration.
         references: its reported numbers (DataFrame).
         results: the loaded results tree.
+        pages: the folder the page is written to (``reports/papers``), for the paper's ``summary_extra``.
     """
     key, options, extra_rows = paper.key, paper, paper.extra_rows
     lists = _as_lists(paper.method_map)
     ctx = Context(mapping=lists, results=results, shave3=options.shave3)
     records = _records(references)
-    parts = [_head(key, info, len(records), options), _summary(records, lists, ctx), "\n"]
+    parts = [_head(key, info, len(records), options), _summary(paper, records, ctx)]
+    if paper.summary_extra and pages is not None:
+        parts.append(paper.function(paper.summary_extra)(pages, results))
+    parts.append("\n")
+    if paper.official_checks:
+        parts.append(_official_section(paper))
     notes = info.get("table_notes") or {}
     for name in list(info.get("tables") or dict.fromkeys(r["table"] for r in records)):
         recs = [r for r in records if r["table"] == name]
@@ -290,14 +327,11 @@ def _check_methods(path: Path, key: str, mapping: Mapping[str, Any], refs: Any, 
                           f"the names exactly as in its 'method' column")
 
 
-def _index_row(key: str, info: dict[str, Any], mapping: Mapping[str, list[str]],
-               extra: Mapping[str, list[str]], results: ResultSet) -> list[str]:
-    """One row of ``index.md``: page, key, title, mapped entries, extra-row entries, profiles present."""
-    mapped = list(dict.fromkeys(e for entries in mapping.values() for e in entries))
-    extras = list(dict.fromkeys(e for entries in extra.values() for e in entries))
-    profiles = sorted({results.entries[e].profile for e in mapped + extras if results.get(e) is not None})
-    return [f"[{info['number']}]({page_name(info)})", key, info.get("title") or "",
-            ", ".join(f"`{e}`" for e in mapped) or MISSING, ", ".join(f"`{e}`" for e in extras) or MISSING,
+def _index_row(paper: Paper, info: dict[str, Any], records: list[dict[str, Any]], results: ResultSet) -> list[str]:
+    """One row of ``index.md``: page, key, title, the Summary's status line, profiles present."""
+    profiles = sorted({results.entries[e].profile for e in paper.entries() if results.get(e) is not None})
+    line = status_line(paper_cells(paper, records, results)) if paper.method_map else "no method mapped yet"
+    return [f"[{info['number']}]({page_name(info)})", paper.key, info.get("title") or "", line,
             ", ".join(profiles) or MISSING]
 
 
@@ -329,12 +363,11 @@ def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_
         refs = read_reference_csv(csv_path)
         _check_methods(Path(paper.package.replace(".", "/")), paper.key, paper.method_map, refs, csv_path.name)
         path = out / page_name(info)
-        write_text_atomic(path, render_paper_page(paper, info, refs, results))
+        write_text_atomic(path, render_paper_page(paper, info, refs, results, out))
         written.append(path)
-        index_rows.append(_index_row(paper.key, info, _as_lists(paper.method_map), _as_lists(paper.extra_rows),
-                                     results))
-    index = ("# Papers: reported vs reproduced\n\n"
-             + table(["page", "key", "title", "mapped entries", "extra-row entries", "profiles present"], index_rows))
+        index_rows.append(_index_row(paper, info, _records(refs), results))
+    index = ("# Papers: reported vs reproduced\n\n" + tolerance_text() + " " + classes_text() + "\n\n"
+             + table(["page", "key", "title", "reported average cells", "profiles present"], index_rows))
     write_text_atomic(out / "index.md", index)
     written.append(out / "index.md")
     return written

@@ -1,35 +1,39 @@
-"""Compact comparison files for experiments: ``results/summary/summary.json`` (a few headline numbers, so that
-``dvc exp show`` fits a screen) and ``results/summary/reported_vs_reproduced.csv`` (one row per reproduced paper
-PSNR cell, the data of ``dvc plots``' reported-vs-reproduced scatter).
+"""Compact comparison files for experiments: ``results/summary/summary.json`` (per paper the counts of its page's
+Summary line, per entry its mean PSNR), ``results/summary/reported_vs_reproduced.csv`` (one row per reported
+average cell with a benchmark value, the data of ``dvc plots``' reported-vs-reproduced scatter) and
+``results/summary/training_curves.csv`` (every entry's loss curve in one file, the data of the training plot).
 
-A reported cell is matched with a reproduced one exactly as on the paper pages: the paper method's entries from
-paper's declaration (``Paper.method_map``), the first with a result for the cell's test set and noise (per image when the
-paper's table lists several images of that condition, else the dataset average).
+Both come from :func:`denoisebench.tables.cells.paper_cells`, the function behind the pages' Summary, so
+``dvc exp show``, the scatter and the pages count the same cells.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from denoisebench.fsutil import write_json_atomic, write_text_atomic
-from denoisebench.papers import all_papers
+from denoisebench.papers import Paper, all_papers
+from denoisebench.tables.cells import PaperCell, _number, counts, paper_cells
+from denoisebench.tables.evidence import incomplete
 from denoisebench.tables.loader import ResultSet, load_results
 
 #: The metric of the headline numbers and of the scatter (SSIM stays on the paper pages).
 METRIC = "psnr"
 SUMMARY_NAME = "summary.json"
 SCATTER_NAME = "reported_vs_reproduced.csv"
+CURVES_NAME = "training_curves.csv"
+#: Per paper ``p<NNN>.json`` with its counts: ``dvc metrics show -R results/summary/papers`` prints a row each.
+PAPERS_DIR = "papers"
+CURVE_COLUMNS = ("paper", "entry", "profile", "step", "loss")
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One reported PSNR cell with its reproduced value (``cell`` = ``dataset, noise[, image]`` as reported)."""
+    """One reported average cell with a benchmark value (``cell`` = ``dataset, noise``), its evidence and verdict."""
 
     paper: str
     number: str
@@ -37,91 +41,57 @@ class Comparison:
     method: str
     entry: str
     cell: str
+    metric: str
     reported: float
     reproduced: float
     delta: float
     profile: str
-    subset: bool
-    crop: int | None
+    evidence: str
+    verdict: str
+    why: str
+    full_test_set: bool
+    own: bool
 
 
-def _multi_image_conditions(records: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """(table, testset, noise) conditions whose records name more than one image: those are compared per image."""
-    images: dict[tuple[str, str, str], set[str]] = {}
-    for r in records:
-        if r.get("image_id"):
-            images.setdefault((r["table"], str(r.get("testset")), str(r.get("noise"))), set()).add(r["image_id"])
-    return {cond for cond, ids in images.items() if len(ids) > 1}
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, else None."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _compare(key: str, number: str, r: dict[str, Any], entries: list[str], results: ResultSet,
-             per_image: bool) -> Comparison | None:
-    """The comparison of one reported record, None when no mapped entry has the cell."""
-    testset, noise, reported = r.get("testset"), r.get("noise"), _number(r.get("value"))
-    if not testset or not noise or reported is None:
-        return None
-    image = r["image_id"] if per_image else None
-    match = results.first_match(entries, testset, noise, image)
-    if match is None:
-        return None
-    source = match.image_scores().get(image) if image else match.summary
-    reproduced = _number((source or {}).get(METRIC))
-    if reproduced is None:
-        return None
-    cell = ", ".join(str(part) for part in (r.get("dataset") or testset, noise, image) if part)
-    return Comparison(key, number, str(r["table"]), str(r["method"]), match.entry.entry, cell, reported, reproduced,
-                      round(reproduced - reported, 4), match.entry.profile,
-                      image is None and match.entry.is_subset(match.set_name, match.noise), match.spec.get("crop"))
-
-
-def comparisons(results: ResultSet, references_dir: str | Path) -> list[Comparison]:
-    """Every reported PSNR cell of every paper that a mapped entry reproduced, in paper-number order."""
+def _cells(results: ResultSet, references_dir: str | Path) -> list[tuple[Paper, list[PaperCell]]]:
+    """Every paper with mapped methods and its reported average cells with verdicts, by number."""
     from denoisebench.references import read_reference_csv
 
-    out: list[Comparison] = []
+    out = []
     for paper in all_papers():
-        key, mapping = paper.key, paper.method_map
-        if not mapping:
-            continue
-        frame = read_reference_csv(paper.reported_path(references_dir))
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        multi = _multi_image_conditions(records)
-        for r in records:
-            entries = mapping.get(r["method"]) or []
-            if r.get("metric") != METRIC or not entries:
-                continue
-            per_image = (r["table"], str(r.get("testset")), str(r.get("noise"))) in multi and bool(r.get("image_id"))
-            found = _compare(key, paper.number, r, list(entries), results, per_image)
-            if found is not None:
-                out.append(found)
+        if paper.method_map:
+            frame = read_reference_csv(paper.reported_path(references_dir))
+            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            out.append((paper, paper_cells(paper, records, results)))
     return out
 
 
-def headline(rows: list[Comparison], results: ResultSet, papers: list[str] = ()) -> dict[str, Any]:
-    """The summary metrics: per paper (``p<NNN>``) the number of reproduced PSNR cells (``n_cells``; 0 for the
-    ``papers`` listed without any, so their column exists) and their mean difference reproduced - reported in dB
-    (``d_psnr``); per entry its mean PSNR over the test cells it was scored on (``psnr``)."""
-    by_paper: dict[str, list[float]] = {paper: [] for paper in papers}
-    for row in rows:
-        by_paper.setdefault(f"p{row.number}", []).append(row.delta)
+def comparisons(cells: list[tuple[Paper, list[PaperCell]]]) -> list[Comparison]:
+    """The cells of ``cells`` that have a benchmark value, in paper-number order."""
+    out = []
+    for paper, paper_cells_ in cells:
+        for c in paper_cells_:
+            v = c.verdict
+            if v.value is None or v.match is None or v.cls is None:
+                continue
+            out.append(Comparison(paper.key, paper.number, c.table, c.method, v.match.entry.entry,
+                                  f"{c.dataset}, {c.noise}", c.metric, c.reported, round(v.value, 4),
+                                  round(v.delta or 0.0, 4), v.match.entry.profile, v.cls.label, v.status, v.why,
+                                  not incomplete(v.match, testset=c.testset), c.own))
+    return out
+
+
+def headline(cells: list[tuple[Paper, list[PaperCell]]], results: ResultSet) -> dict[str, Any]:
+    """The summary metrics: per paper (``p<NNN>``) the counts of its Summary line (``cells``, ``reproduced``,
+    ``computed``, ``missing``, and per evidence class ``class_<key>``: cells with a value of that class); per entry
+    its mean PSNR over the test cells it was scored on (``psnr``)."""
     psnr = {}
     for name, entry in sorted(results.entries.items()):
-        values = [v for cells in entry.metrics.values() for cell in cells.values()
+        values = [v for by_noise in entry.metrics.values() for cell in by_noise.values()
                   if (v := _number(cell.get(METRIC))) is not None]
         if values:
             psnr[name] = round(sum(values) / len(values), 3)
-    return {"n_cells": {paper: len(deltas) for paper, deltas in by_paper.items()},
-            "d_psnr": {paper: round(sum(deltas) / len(deltas), 3) for paper, deltas in by_paper.items() if deltas},
-            "psnr": psnr}
+    return {"papers": {f"p{paper.number}": counts(found) for paper, found in cells}, "psnr": psnr}
 
 
 def scatter_csv(rows: list[Comparison]) -> str:
@@ -134,12 +104,36 @@ def scatter_csv(rows: list[Comparison]) -> str:
     return buf.getvalue()
 
 
+def curves_csv(curves_dir: Path, results: ResultSet) -> str:
+    """The training curves of ``curves_dir`` (one ``<entry>.csv`` each) in one long CSV (``paper, entry, profile,
+    step, loss``), so one plot can name every entry (a colour per entry, a panel per paper). An entry not scored
+    yet has paper and profile ``?``."""
+    from denoisebench.training.curves import read_step_csv
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CURVE_COLUMNS)
+    for path in sorted(curves_dir.glob("*.csv")) if curves_dir.is_dir() else []:
+        entry = results.get(path.stem)
+        paper = str(entry.meta.get("paper") or "?") if entry is not None else "?"
+        profile = entry.profile if entry is not None else "?"
+        for step, values in sorted(read_step_csv(path).items()):
+            if "loss" in values:
+                writer.writerow([paper, path.stem, profile, step, f"{values['loss']:.6g}"])
+    return buf.getvalue()
+
+
 def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write ``<out_dir>/summary.json`` and ``<out_dir>/reported_vs_reproduced.csv``; return their paths."""
+    """Write ``<out_dir>/summary.json``, ``papers/p<NNN>.json`` (the same counts, one file per paper),
+    ``reported_vs_reproduced.csv`` and ``training_curves.csv`` (from ``<results_dir>/curves``); return the paths
+    of the three summary files."""
     results = load_results(results_dir)
-    rows = comparisons(results, references_dir)
+    cells = _cells(results, references_dir)
     out = Path(out_dir)
-    mapped = [f"p{paper.number}" for paper in all_papers() if paper.method_map]
-    write_json_atomic(out / SUMMARY_NAME, headline(rows, results, mapped))
-    write_text_atomic(out / SCATTER_NAME, scatter_csv(rows))
-    return [out / SUMMARY_NAME, out / SCATTER_NAME]
+    summary = headline(cells, results)
+    write_json_atomic(out / SUMMARY_NAME, summary)
+    for name, paper_counts in summary["papers"].items():  # one row per paper in `dvc metrics show -R`
+        write_json_atomic(out / PAPERS_DIR / f"{name}.json", paper_counts)
+    write_text_atomic(out / SCATTER_NAME, scatter_csv(comparisons(cells)))
+    write_text_atomic(out / CURVES_NAME, curves_csv(Path(results_dir) / "curves", results))
+    return [out / SUMMARY_NAME, out / SCATTER_NAME, out / CURVES_NAME]

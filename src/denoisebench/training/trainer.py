@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from denoisebench.checkpoints import CorruptCheckpointError, load_verified, with_digest
 from denoisebench.fsutil import atomic_path
 from denoisebench.training import distributed
 from denoisebench.training.config import AMP_DTYPES, LOSSES, OPTIMIZERS, RESULT_NEUTRAL, TrainConfig
@@ -57,7 +58,7 @@ Validator = Callable[[nn.Module, int], "dict[str, float]"]
 Callback = Callable[[int, "dict[str, float]"], None]
 
 #: Env override of the resume store used by the ``train`` stage (default ``<repo root>/.denoisebench/checkpoints``).
-STORE_ENV = "DENOISEBENCH_CHECKPOINTS"
+STORE_ENV = "DENOISEBENCH_CHECKPOINTS"  # = denoisebench.mirror.CHECKPOINTS_ENV
 _STORE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("denoisebench_resume_store", default=None)
 
 
@@ -80,21 +81,28 @@ def resume_store(root: str | os.PathLike[str]) -> Iterator[Path]:
         _STORE.reset(token)
 
 
+@contextlib.contextmanager
+def entry_lock(out_dir: str | os.PathLike[str], main: bool = True) -> Iterator[None]:
+    """One worker per entry: inside :func:`resume_store`, hold the entry's lock (``<store>/.locks/<out_dir
+    name>.lock``, :func:`denoisebench.locks.exclusive`) for the block, so an orphaned or concurrent worker of the same
+    entry is waited for (or named, see ``$DENOISEBENCH_LOCK_WAIT``) instead of writing the same state beside it.
+    No store, or a rank other than 0 (its rank 0 holds it): no lock."""
+    store = _STORE.get()
+    if store is None or not main:
+        yield
+        return
+    from denoisebench.locks import exclusive
+
+    name = Path(out_dir).name
+    with exclusive(store / ".locks" / f"{name}.lock", f"training entry {name}"):
+        yield
+
+
 def default_store_root() -> Path:
-    """``$DENOISEBENCH_CHECKPOINTS`` if set, else ``<repo root>/.denoisebench/checkpoints`` (gitignored).
+    """The resume store of the ``train`` stage: :func:`denoisebench.mirror.checkpoint_root`."""
+    from denoisebench.mirror import checkpoint_root
 
-    The repository root is ``DENOISEBENCH_ROOT`` when set, else ``DVC_ROOT`` (set by DVC for every stage; for a
-    queued or ``--temp`` experiment it names the original repository, not the temporary copy that is deleted
-    afterwards), else the nearest folder above the working directory holding dvc.yaml.
-    """
-    from denoisebench.tracking import find_repo_root
-
-    env = os.environ.get(STORE_ENV)
-    if env:
-        return Path(env).expanduser()
-    dvc_root = os.environ.get("DVC_ROOT")
-    root = Path(dvc_root) if dvc_root and not os.environ.get("DENOISEBENCH_ROOT") else find_repo_root()
-    return root / ".denoisebench" / "checkpoints"
+    return checkpoint_root()
 
 
 @dataclass
@@ -210,8 +218,8 @@ def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | No
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt file cannot be resumed; training restarts
+        state = load_verified(path)
+    except CorruptCheckpointError as exc:  # a corrupt file cannot be resumed; training restarts
         log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
         return None
     if state.get("format") != STATE_FORMAT or state.get("config_hash") != digest:
@@ -226,7 +234,7 @@ def _load_state(path: Path, digest: str, iterations: int) -> dict[str, Any] | No
 
 def _save(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        torch.save(with_digest(obj), tmp)  # verified when loaded (denoisebench.checkpoints)
 
 
 def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -316,8 +324,9 @@ def _train(model: nn.Module, images: Sequence[np.ndarray], noise: Any, config: T
         model.to(memory_format=torch.channels_last)
     replaced_bn = distributed.sync_batchnorm(model, rank, device)
     try:
-        return _train_loop(model, sampler, images, noise, cfg, out, device, part, rank, loss_fn, validate,
-                           callbacks, meta, tracking, stateful)
+        with entry_lock(out, rank.main):
+            return _train_loop(model, sampler, images, noise, cfg, out, device, part, rank, loss_fn, validate,
+                               callbacks, meta, tracking, stateful)
     finally:
         distributed.restore_batchnorm(model, replaced_bn)
 

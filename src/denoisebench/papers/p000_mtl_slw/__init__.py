@@ -50,6 +50,7 @@ PAPER = Paper(
     seed_file="000_b28f9b5a6693140c.txt",
     reported="mtl_slw.csv",
     method_map={
+        "Noisy input": "noisy",
         "Traditional DAE": ["dae_mse_awgn", "dae_mse_hg"],
         "Improved DAE": ["dae_s1_awgn", "dae_s1_hg"],
         "CBDNet": "cbdnet_mse",

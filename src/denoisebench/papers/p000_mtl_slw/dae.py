@@ -51,7 +51,10 @@ class DAE(nn.Module):
         if channels < 1 or features < 2 or features % 2:
             raise ValueError(f"DAE: need channels >= 1 and an even features >= 2, got {channels}, {features}")
         f, f2, fh = features, 2 * features, features // 2
-        relu = lambda: nn.ReLU(inplace=True)
+
+        def relu() -> nn.Module:
+            return nn.ReLU(inplace=True)
+
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, f, 3, padding=1), relu(),
             nn.Conv2d(f, f, 3, stride=2, padding=1), relu(),

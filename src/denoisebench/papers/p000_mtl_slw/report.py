@@ -211,7 +211,11 @@ def curve_figure(models: Path, out_dir: Path) -> tuple[str, list[str]]:
                 if col in data.dtype.names:
                     ok = ~np.isnan(data[col])
                     axes[row][i].plot(data["step"][ok], data[col][ok], label=name)
-            final = lambda c: next((f"{v:.4g}" for v in data[c][::-1] if not math.isnan(v)), "n/a") if c in data.dtype.names else "n/a"
+            def final(c: str) -> str:
+                if c not in data.dtype.names:
+                    return "n/a"
+                return next((f"{v:.4g}" for v in data[c][::-1] if not math.isnan(v)), "n/a")
+
             lines.append(f"| {title} | {name} | {final('mse')} | {final('val_psnr')} |")
         axes[0][i].set_title(title, fontsize=9)
         axes[0][i].set_yscale("log")

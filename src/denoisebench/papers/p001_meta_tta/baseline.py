@@ -11,8 +11,9 @@ Config: ``features`` (64), ``reduction`` (16), ``channels`` (3), ``train`` (sche
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class RIDNetRealMethod(LearnedMethod):
     paper = "meta_tta"
     kind = "supervised"
     display_name = "RIDNet"
-    DEFAULTS: dict[str, Any] = {"channels": 3, "features": 64, "reduction": 16, "train": {}}
+    DEFAULTS: ClassVar[dict[str, Any]] = {"channels": 3, "features": 64, "reduction": 16, "train": {}}
 
     @classmethod
     def _validate(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +46,20 @@ class RIDNetRealMethod(LearnedMethod):
         if not isinstance(p["train"], dict):
             raise ConfigError(f"{cls.name}: train={p['train']!r} must be a mapping of schedule keys")
         return p
+
+    @classmethod
+    def short_schedule(cls, settings: dict[str, Any], steps: int) -> dict[str, Any]:
+        """``steps`` meta-batches of L1 training on the synthetic pool (no pre-training stage; a speed check has no
+        paired real-noise data)."""
+        from denoisebench.papers.p001_meta_tta.schedule import SYNTHETIC_POOL
+
+        return {**settings, "s1_epochs": 0, "s2_iterations": steps, "pool": SYNTHETIC_POOL,
+                "checkpoint_every": steps + 1, "log_every": max(1, steps // 10)}
+
+    @classmethod
+    def schedule_steps(cls, settings: dict[str, Any]) -> int | None:
+        """Its optimiser steps: the stage-2 meta-batches."""
+        return settings.get("s2_iterations")
 
     @staticmethod
     def _build(params: dict[str, Any]) -> Any:

@@ -26,14 +26,14 @@ this is a no-op.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import torch
 from torch.func import functional_call
 
 from denoisebench.papers.p001_meta_tta.losses import LAMBDA_G, auxiliary_loss, gradient_loss, primary_loss
-from denoisebench.papers.p001_meta_tta.network import HEAD_PREFIXES, MetaTTANet, RestorationNet
+from denoisebench.papers.p001_meta_tta.network import HEAD_PREFIXES, MetaTTANet
 from denoisebench.training import distributed
 
 #: Tensors adapted in the inner loop: the heads (paper) or every multi-task parameter (Table 3, bottom row).
@@ -172,7 +172,8 @@ def meta_test(model: MetaTTANet, noisy: torch.Tensor, variant: str = "code", ste
     """Adapt a copy of the heads to one noisy image (1, C, H, W) on L_Aux; the model itself is left untouched.
 
     The body and the mask net are frozen, so their outputs are computed once; only the heads run per step.
-    Outputs are clamped to [0, 1].
+    The estimate after adaptation is clamped to [0, 1]; the one before is returned as the network gives it, as the
+    official ``validate`` stores it (ahead of its clamp): score it with ``ttaid_before`` for the official number.
     """
     if variant not in META_TEST_VARIANTS:
         raise ValueError(f"meta-test variant {variant!r} is not one of {', '.join(META_TEST_VARIANTS)}")
@@ -204,18 +205,13 @@ def meta_test(model: MetaTTANet, noisy: torch.Tensor, variant: str = "code", ste
         opt.step()
         updates += 1
     seconds = time.perf_counter() - start
-    return MetaTestResult(outputs[0].clamp(0, 1), outputs[-1].clamp(0, 1), mask, updates, seconds, losses)
+    return MetaTestResult(outputs[0], outputs[-1].clamp(0, 1), mask, updates, seconds, losses)
 
 
 def _heads_forward(net: torch.nn.Module, heads: dict[str, torch.Tensor], feat: torch.Tensor,
                    noisy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The heads of ``net`` (sequential or parallel layout) on precomputed body features, with substituted tensors."""
-    primary = {n.split(".", 1)[1]: t for n, t in heads.items() if n.startswith("primary_head.")}
-    auxiliary = {n.split(".", 1)[1]: t for n, t in heads.items() if n.startswith("auxiliary_head.")}
-    residual = functional_call(net.primary_head, primary, (feat,))
-    clean = noisy + residual
-    aux_in = torch.cat([clean, residual], dim=1) if isinstance(net, RestorationNet) else feat
-    return clean, functional_call(net.auxiliary_head, auxiliary, (aux_in,))
+    """The heads of ``net`` (either architecture) on precomputed body features, with substituted tensors."""
+    return functional_call(net, heads, (noisy,), {"feat": feat})
 
 
 def head_parameter_count(model: MetaTTANet, variant: str = "paper") -> int:

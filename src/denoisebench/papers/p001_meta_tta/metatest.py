@@ -1,11 +1,13 @@
 """Stage ``metatest_001``: what meta-test does per image (paper 001, Table 2 and Fig. 8 analogues).
 
 For every entry (``--entries``) and every real-noise cell it was predicted on, per test image:
-- *before* adaptation = the trained network's forward pass (clamped to [0, 1]), recomputed here from
-  ``models/<entry>/model.pt`` and the cell's noisy image;
+- *before* adaptation = the trained network's forward pass (not clamped, as the official ``validate`` stores it),
+  recomputed here from ``models/<entry>/model.pt`` and the cell's noisy image;
 - *after* = the entry's prediction (``results/predictions/<entry>/<set>/real/<id>.npy``: predict ran meta-test);
 - adaptation seconds and update count = the predict stage's ``timings.csv`` (``train_seconds``, ``iterations``);
-- PSNR/SSIM of both under the benchmark's ``default`` protocol and the official code's ``ttaid`` protocol.
+- PSNR/SSIM of both under the benchmark's ``default`` protocol (both clipped and rounded), the official code's
+  ``ttaid`` scoring (before scored unclamped with ``ttaid_before``, after clamped with ``ttaid``: the official gain)
+  and ``ttaid_clamped`` (both clamped: the gain of adaptation alone, without the clamp's share).
 
 The paper's "validation split" protocol (method-specs 4(f)1) is reproduced on ``--val-images`` pairs of the
 meta-transfer pool: a 1024 centre crop that zero-pads PolyU's 512-px images (torchvision 0.10's CenterCrop),
@@ -16,7 +18,7 @@ Writes ``<out>/per_image.csv``, ``<out>/metatest.md`` (per entry and set: mean b
 images improved, images past the paper's 0.05 dB threshold) and, under ``<figures>``, ``gain.png`` (per-image gain)
 and ``masks.png`` (noisy input beside the binarised mask for two images, the paper's Fig. 8).
 
-    python stages/paper.py 001 metatest [--entries meta_tta,meta_tta_k1] [--val-images 2]
+    python stages/paper.py 001 metatest [--entries meta_tta,meta_tta_official] [--val-images 2]
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ from denoisebench.fsutil import write_text_atomic
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_NAMES = ("default", "ttaid")
+#: Reported protocol -> (protocol scoring "before", protocol scoring "after"). ``ttaid`` is the official validate():
+#: the before-adaptation estimate unclamped, the adapted one clamped; ``ttaid_clamped`` clamps both.
+PROTOCOL_PAIRS = {"default": ("default", "default"), "ttaid": ("ttaid_before", "ttaid"),
+                  "ttaid_clamped": ("ttaid", "ttaid")}
 #: The paper's threshold for a contribution (Sec. 4.1).
 CONTRIBUTION_DB = 0.05
 COLUMNS = ("entry", "testset", "image", "protocol", "psnr_before", "psnr_after", "gain_db", "ssim_before",
@@ -65,7 +70,7 @@ def _options(argv: Sequence[str] | None) -> argparse.Namespace:
         args.profile = active_profile(params)
     else:
         args.profile = "unknown"
-    args.entries = [e for e in (args.entries or "meta_tta").split(",") if e]
+    args.entries = [e for e in (args.entries or "meta_tta_official").split(",") if e]
     args.val_images = args.val_images or 0
     return args
 
@@ -79,15 +84,23 @@ def _load(entry: str, models: Path) -> Any:
 
 
 def _forward(method: Any, noisy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(clamped estimate before adaptation, binarised mask) of one (H, W, 3) image."""
+    """(estimate before adaptation, unclamped as the official code keeps it; binarised mask) of one image."""
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1))[None])
     model = method._model.cpu()
     with torch.inference_mode():
-        out = model.net(x)[0].clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+        out = model.net(x)[0][0].numpy().transpose(1, 2, 0)
         mask = (model.mask(x) > 0.5).float()[0, 0].numpy()
     return out, mask
+
+
+def checkpoint_selection(model_pt: Path) -> dict[str, Any]:
+    """The rule that chose the weights of a ``model.pt`` (``summary.selection``; ``last`` when absent)."""
+    import torch
+
+    summary = torch.load(model_pt, map_location="cpu", weights_only=True).get("summary") or {}
+    return summary.get("selection") or {"rule": "last"}
 
 
 def _timings(path: Path) -> dict[str, dict[str, str]]:
@@ -100,8 +113,8 @@ def _timings(path: Path) -> dict[str, dict[str, str]]:
 def _scores(clean: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict[str, dict[str, float]]:
     from denoisebench.metrics import PROTOCOLS, evaluate_pair
 
-    return {name: {"before": evaluate_pair(clean, before, PROTOCOLS[name]),
-                   "after": evaluate_pair(clean, after, PROTOCOLS[name])} for name in PROTOCOL_NAMES}
+    return {name: {"before": evaluate_pair(clean, before, PROTOCOLS[b]), "after": evaluate_pair(clean, after, PROTOCOLS[a])}
+            for name, (b, a) in PROTOCOL_PAIRS.items()}
 
 
 def _rows(entry: str, testset: str, image: str, scores: dict, seconds: Any, updates: Any) -> list[dict[str, Any]]:
@@ -135,11 +148,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _options(argv)
     rows: list[dict[str, Any]] = []
     masks: list[tuple[str, np.ndarray, np.ndarray]] = []
+    selections: dict[str, dict[str, Any]] = {}
     for entry in args.entries:
         if not (Path(args.models) / entry / "model.pt").is_file():
             log.warning("metatest_001: %s has no model (models/%s/model.pt); skipped", entry, entry)
             continue
         method = _load(entry, Path(args.models))
+        selections[entry] = checkpoint_selection(Path(args.models) / entry / "model.pt")
         for testset, cell_dir, pred_dir in real_cells(entry, Path(args.noisy), Path(args.predictions)):
             timings = _timings(pred_dir / "timings.csv")
             for record in read_manifest(cell_dir)["images"]:
@@ -157,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     masks.append((f"{testset}/{record['id']}", np.clip(noisy, 0, 1), mask))
         rows += _validation_rows(entry, method, args)
         del method
+    args.selections = selections
     _write(rows, masks, args)
 
 
@@ -212,9 +228,9 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 #: Paper rows (reported method, reported test set) -> (entry, result set prefix, before|after). Nam is stood in for
 #: by CC15 (15 crops of Nam's images), the paper's validation split by the zero-padded PolyU-pool protocol.
 COMPARISON = (
-    ("Ours without meta-testing", "meta_tta", "before"),
-    ("Ours with meta-testing", "meta_tta", "after"),
-    ("MAXL + MTL, aux loss MRL (masked rec.)", "meta_tta", "after"),
+    ("Ours without meta-testing", "meta_tta_official", "before"),
+    ("Ours with meta-testing", "meta_tta_official", "after"),
+    ("MAXL + MTL, aux loss MRL (masked rec.)", "meta_tta_official", "after"),
 )
 STAND_INS = {"nam": "cc15", "sidd_small_polyu_val_split": "val_polyu_pad"}
 
@@ -227,11 +243,11 @@ def paper_comparison(summary: Sequence[dict[str, Any]], profile: str) -> list[st
     paper = find_paper("001")
     reported = read_reference_csv(paper.reported_path("references")).to_dict("records")
     lines = ["", f"## Paper (Tables 2-3) beside this run [{profile}]", "",
-             "Reproduced = mean over the set under the `ttaid` protocol (the code's metric). Nam -> CC15 "
+             ("Reproduced = mean over the set under the `ttaid` protocol (the code's metric). Nam -> CC15 "
              "(crops of Nam's images, 512 px, not the paper's 1024 centre crops); validation split -> the "
-             "zero-padded 1024 crops of the PolyU pool (SIDD-Small is not offline).", "",
-             "| paper row | paper set | paper PSNR | paper SSIM | entry | set | reproduced PSNR | reproduced SSIM | "
-             "diff PSNR |", "|---|---|---:|---:|---|---|---:|---:|---:|"]
+             "zero-padded 1024 crops of the PolyU pool (SIDD-Small is not offline)."), "",
+             ("| paper row | paper set | paper PSNR | paper SSIM | entry | set | reproduced PSNR | reproduced SSIM | "
+             "diff PSNR |"), "|---|---|---:|---:|---|---|---:|---:|---:|"]
     for method, entry, when in COMPARISON:
         for testset, stand_in in STAND_INS.items():
             cells = {r["metric"]: float(r["value"]) for r in reported
@@ -261,14 +277,15 @@ def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) ->
         writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in row.items()})
     write_text_atomic(out / "per_image.csv", buf.getvalue())
     lines = [f"# Paper 001: meta-test per image [{args.profile}]", "",
-             "Before = the trained network's forward pass; after = meta-test (the entry's prediction). Gain = "
+             ("Before = the trained network's forward pass; after = meta-test (the entry's prediction). Gain = "
              f"after - before PSNR per image; the paper counts +{CONTRIBUTION_DB} dB as a contribution. "
              "`val_*_pad1024` rows: the paper's validation protocol (pool images, zero-padded 1024 centre crop, "
              "overlapping the training pool); `polyu` is the clean held-out protocol (test scenes, native 512 px); "
              "`cc15` stands in for Nam. Protocols: `default` (uint8-rounded, Wang SSIM), `ttaid` (the official "
-             "code's: float [0,1], skimage uniform-7x7 SSIM).", "",
-             "| entry | set | protocol | n | PSNR before | PSNR after | gain mean | gain std | min | max | improved | "
-             f">= {CONTRIBUTION_DB} dB | SSIM before | SSIM after | adapt s/img |",
+             "code's validate(): float, skimage uniform-7x7 SSIM; before scored unclamped, after clamped to [0,1], "
+             "so its gain includes the clamp's share), `ttaid_clamped` (both clamped: adaptation alone)."), "",
+             ("| entry | set | protocol | n | PSNR before | PSNR after | gain mean | gain std | min | max | improved | "
+             f">= {CONTRIBUTION_DB} dB | SSIM before | SSIM after | adapt s/img |"),
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summarise(rows):
         lines.append(f"| `{s['entry']}` | {s['testset']} | {s['protocol']} | {s['n']} | {s['psnr_before']:.3f} | "
@@ -277,6 +294,10 @@ def _write(rows: list[dict[str, Any]], masks: list, args: argparse.Namespace) ->
                      f"{s['ssim_before']:.4f} | {s['ssim_after']:.4f} | {s['adapt_seconds']:.2f} |")
     if not rows:
         lines.append("\n(no predictions of the entries on real-noise cells: run their predict stages first)")
+    lines += ["", "Checkpoint each entry was scored with (`select` of its schedule): " + "; ".join(
+        f"`{e}`: {sel['rule']}" + (f" (best step {sel['best_step']}, PSNR {sel['best_psnr']:.3f} on "
+                                  f"{sel['images']} pool crops)" if sel["rule"] == "official" else " (final weights)")
+        for e, sel in getattr(args, "selections", {}).items())]
     lines += paper_comparison(summarise(rows), args.profile)
     write_text_atomic(out / "metatest.md", "\n".join(lines) + "\n")
     _figures(rows, masks, figures)

@@ -1,7 +1,8 @@
 """Paper 001 as a benchmark method: ``meta_tta`` (Gunawan, Nugroho & Park; method-specs 4).
 
 Config (a ``methods.learned`` / ``methods.cascade`` entry; paper values by default):
-    architecture: ``sequential`` (the paper's multi-task net) or ``parallel`` (Chi et al.'s layout, Table 1).
+    architecture: ``sequential`` (the paper's multi-task net) or ``chi`` (Table 1's Chi et al. baseline as the
+        authors ran it: TTAID ``RestorationNetV0``).
     stage1: ``maxl`` (Alg. 1), ``plain`` (L_Pri + L_Aux by Adam, Table 1's non-MAXL rows) or ``none`` (random
         init: Table 3's RI rows, or a cascade entry that starts from ``init_checkpoint``).
     stage1_aux: ``mrl`` (masked reconstruction) or ``rl`` (L_Rec); lambda_g: weight of L_G in the mask update
@@ -22,18 +23,20 @@ estimate before adaptation and the binarised mask.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from denoisebench.checkpoints import load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.methods._config import merged_config
 from denoisebench.methods.base import METHODS, DenoiseContext
 from denoisebench.methods.learned import LearnedMethod
 
 CHOICES = {
-    "architecture": ("sequential", "parallel"), "stage1": ("maxl", "plain", "none"), "stage1_aux": ("mrl", "rl"),
+    "architecture": ("sequential", "chi"), "stage1": ("maxl", "plain", "none"), "stage1_aux": ("mrl", "rl"),
     "stage2_aux": ("mrl", "rl"), "inner_scope": ("heads", "all"), "meta_test": ("code", "paper", "none"),
 }
 
@@ -46,9 +49,9 @@ class MetaTTAMethod(LearnedMethod):
     paper = "meta_tta"
     kind = "meta-learning"
     display_name = "meta-TTA (paper 001)"
-    choices = ("Stage-1 data: CBSD432 crops stand in for DIV2K offline", "meta-transfer pool: PolyU train split "
-               "(SIDD-Small not available offline)")
-    DEFAULTS: dict[str, Any] = {
+    choices = ("Stage-1 data: CBSD432 crops stand in for DIV2K offline", ("meta-transfer pool: PolyU train split "
+               "(SIDD-Small not available offline)"))
+    DEFAULTS: ClassVar[dict[str, Any]] = {
         "architecture": "sequential", "channels": 3, "stage1": "maxl", "stage1_aux": "mrl", "lambda_g": 0.01,
         "stage1_noise": {"name": "composite"}, "stage2": True, "stage2_aux": "mrl", "inner_steps": 5,
         "inner_scope": "heads", "inner_lr": 5e-5, "inner_weight": 10.0, "outer_weight": 10.0, "meta_test": "code",
@@ -91,14 +94,13 @@ class MetaTTAMethod(LearnedMethod):
         return count_parameters(self.build_network())
 
     def _init_state(self) -> dict[str, Any] | None:
-        import torch
 
         path = self.params["init_checkpoint"]
         if path is None:
             return None
         if not Path(path).is_file():
             raise ConfigError(f"{self.name}: init_checkpoint {path} not found; train that entry first (dvc repro)")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_verified(path)
         if not isinstance(ckpt, dict) or ckpt.get("method") != self.name:
             raise ConfigError(f"{self.name}: init_checkpoint {path} is not a meta_tta model.pt")
         if ckpt["method_config"]["architecture"] != self.params["architecture"]:

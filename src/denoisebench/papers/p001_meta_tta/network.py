@@ -6,9 +6,11 @@ the mask generation net, all bias-free 3x3 convolutions without normalisation.
   (2 residual blocks + conv 32->3 = the residual r; clean estimate = r + input) and, after it, the auxiliary head
   on concat(clean estimate, r) (conv 6->32, 1 residual block, conv 32->3 = the reconstructed noisy image).
   603,360 parameters; the heads 58,752 (primary 37,728 + auxiliary 21,024).
-- ``ChiParallelNet`` (``ttaid_chi``): the same body with the two heads in parallel on the decoder features
-  (Chi et al. 2021 as the paper's supplementary Fig. 4; method-specs 4(f)8: the auxiliary head's first conv takes
-  the 32 features directly).
+- ``ChiNet`` (``ttaid_chi``): Table 1's "Chi et al. 2021 architecture" as the authors ran it: TTAID's
+  ``RestorationNetV0`` (commit bd4eec9 switched the model builder to it for that row; 1725375 switched back for
+  "Ours + L_Rec"). The same body and primary head; the auxiliary path is conv 32->32 on the decoder features,
+  concatenated with the primary residual r, conv 35->32, 1 residual block, conv 32->3. 620,928 parameters (the
+  auxiliary path 38,592). Its convs sit under ``auxiliary_head`` here, so they adapt with the heads.
 - ``MaskNet`` (``ttaid_mask``): conv 3->32, 3 residual blocks sharing ONE PReLU parameter, conv 32->1, sigmoid.
   56,449 parameters.
 - ``MetaTTANet``: the two networks of one model (``net`` and ``mask``), one state dict.
@@ -84,24 +86,40 @@ class RestorationNet(nn.Module):
         self.primary_head = nn.Sequential(ResBlock(base, nn.ReLU()), ResBlock(base, nn.ReLU()), conv(base, channels))
         self.auxiliary_head = nn.Sequential(conv(2 * channels, base), ResBlock(base, nn.ReLU()), conv(base, channels))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        residual = self.primary_head(self.body(x))
+    def forward(self, x: torch.Tensor, feat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(clean estimate, reconstructed noisy) of ``x``; ``feat``: the body's features of ``x`` if already known."""
+        residual = self.primary_head(self.body(x) if feat is None else feat)
         clean = x + residual
         return clean, self.auxiliary_head(torch.cat([clean, residual], dim=1))
 
 
-class ChiParallelNet(nn.Module):
-    """Chi et al.'s layout: one feature extractor, primary and auxiliary heads in parallel on its features."""
+class ChiAuxiliaryHead(nn.Module):
+    """TTAID ``RestorationNetV0``'s auxiliary path: conv(features) ++ residual -> conv 35->32 -> block -> conv."""
+
+    def __init__(self, channels: int = 3, base: int = 32) -> None:
+        super().__init__()
+        self.pre = conv(base, base)
+        self.join = conv(base + channels, base)
+        self.out = nn.Sequential(ResBlock(base, nn.ReLU()), conv(base, channels))
+
+    def forward(self, feat: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.out(self.join(torch.cat([self.pre(feat), residual], dim=1)))
+
+
+class ChiNet(nn.Module):
+    """Table 1's Chi et al. baseline as the authors ran it (TTAID ``RestorationNetV0``)."""
 
     def __init__(self, channels: int = 3, base: int = 32, step: int = 16) -> None:
         super().__init__()
         self.body = Body(channels, base, step)
         self.primary_head = nn.Sequential(ResBlock(base, nn.ReLU()), ResBlock(base, nn.ReLU()), conv(base, channels))
-        self.auxiliary_head = nn.Sequential(conv(base, base), ResBlock(base, nn.ReLU()), conv(base, channels))
+        self.auxiliary_head = ChiAuxiliaryHead(channels, base)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feat = self.body(x)
-        return x + self.primary_head(feat), self.auxiliary_head(feat)
+    def forward(self, x: torch.Tensor, feat: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(clean estimate, reconstructed noisy) of ``x``; ``feat``: the body's features of ``x`` if already known."""
+        feat = self.body(x) if feat is None else feat
+        residual = self.primary_head(feat)
+        return x + residual, self.auxiliary_head(feat, residual)
 
 
 class MaskNet(nn.Module):
@@ -117,7 +135,7 @@ class MaskNet(nn.Module):
 
 
 #: Multi-task architectures: name -> class (``architecture`` of the method config).
-ARCHITECTURES: dict[str, type[nn.Module]] = {"sequential": RestorationNet, "parallel": ChiParallelNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {"sequential": RestorationNet, "chi": ChiNet}
 
 
 class MetaTTANet(nn.Module):
@@ -137,6 +155,6 @@ class MetaTTANet(nn.Module):
 
 
 MODELS.add("ttaid_restoration", RestorationNet)
-MODELS.add("ttaid_chi", ChiParallelNet)
+MODELS.add("ttaid_chi", ChiNet)
 MODELS.add("ttaid_mask", MaskNet)
 MODELS.add("meta_tta", MetaTTANet)

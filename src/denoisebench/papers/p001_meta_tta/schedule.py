@@ -1,8 +1,8 @@
 """The training schedule of a paper-001 entry (``train.<entry>.<profile>`` of params.yaml, minus the dataset keys).
 
-Stage 1 (pre-training) counts in epochs of two passes (theta1 pass, then theta2 pass for MAXL) of ``s1_steps``
-batches each, as the official loop does (DIV2K: 800 images / batch 16 = 50 steps per pass). Stage 2 (meta-transfer)
-counts meta-batches. Both stages form one step counter (stage 1's steps first), which is what checkpoints and
+Stage 1 (pre-training) counts in epochs of passes of ``s1_steps`` batches each: two under MAXL (theta1 pass, then
+theta2 pass), one for plain training (one theta1 update per batch), as the official loops do (DIV2K: 800 images /
+batch 16 = 50 steps per pass). Stage 2 (meta-transfer) counts meta-batches. Both stages form one step counter (stage 1's steps first), which is what checkpoints and
 curves are indexed by.
 """
 
@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from denoisebench.errors import ConfigError
+from denoisebench.papers.p001_meta_tta.selection import SELECTION_RULES
 from denoisebench.validation import reject_unknown_keys
+
+#: Passes per stage-1 epoch by kind of stage 1 (``stage1`` of the method config).
+STAGE1_PASSES = {"maxl": 2, "plain": 1, "none": 0}
 
 #: Meta-transfer pools: a paired real-noise dataset of the registry, or ``synthetic`` (the stage-1 clean images
 #: with the composite noise drawn once per image: a smoke-test stand-in for the demo profile only).
@@ -31,6 +35,9 @@ class MetaSchedule:
     pool: the stage-2 pairs: ``synthetic``, a dataset name, or a list of ``name`` / ``name/split`` items pooled
     together (unbiased sampling over the union) [SIDD-Small + PolyU]; pool_split: the split of a single-name pool;
     pool_limit: first N pairs of each dataset; pool_root: the data root.
+    select: checkpoint selection, ``last`` (final weights) or ``official`` (TTAID's ``model_best.pth``: PSNR after
+    adaptation, soft mask, on ``select_crop`` px centre crops of the first ``select_images`` pool pairs, every
+    ``select_every`` meta-batches; :mod:`.selection`) [official, every 130, crop 128, all pairs].
     seed [12345]; checkpoint_every / log_every: steps; device: auto | cpu | cuda[:N].
     nproc: processes of a data-parallel run under ``torchrun`` (the ``train`` stage relaunches itself; result-neutral:
     ``s1_batch`` and ``s2_batch`` stay the effective batches and must divide by it).
@@ -49,6 +56,10 @@ class MetaSchedule:
     pool_split: str | None = "train"
     pool_limit: int | None = None
     pool_root: str = "data/raw"
+    select: str = "last"
+    select_every: int = 130
+    select_crop: int = 128
+    select_images: int | None = None
     seed: int = 12345
     checkpoint_every: int = 50
     log_every: int = 10
@@ -68,6 +79,12 @@ class MetaSchedule:
                               "'name' / 'name/split' items")
         if self.pool_limit is not None:
             _int("pool_limit", self.pool_limit, 1)
+        if self.select_images is not None:
+            _int("select_images", self.select_images, 1)
+        for name in ("select_every", "select_crop"):
+            _int(name, getattr(self, name), 1)
+        if self.select not in SELECTION_RULES:
+            raise ConfigError(f"train config: select={self.select!r} must be one of {', '.join(SELECTION_RULES)}")
         for name in ("s1_lr", "s2_lr"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -77,8 +94,13 @@ class MetaSchedule:
 
     @property
     def stage1_steps(self) -> int:
-        """Steps of stage 1 (two passes per epoch)."""
-        return self.s1_epochs * 2 * self.s1_steps
+        """Steps of stage 1 under MAXL (two passes per epoch: theta1, then the mask net)."""
+        return self.stage1_steps_of("maxl")
+
+    def stage1_steps_of(self, stage1: str) -> int:
+        """Steps of stage 1 of the given kind: MAXL two passes per epoch, plain one (the official baseline makes
+        one theta1 update per batch; the mask pass is MAXL's), none zero."""
+        return self.s1_epochs * STAGE1_PASSES[stage1] * self.s1_steps
 
     @property
     def total_steps(self) -> int:
@@ -92,7 +114,7 @@ class MetaSchedule:
         return "s2", step - self.stage1_steps
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "MetaSchedule":
+    def from_dict(cls, values: dict[str, Any] | None) -> MetaSchedule:
         """From a params mapping; unknown keys raise a ConfigError listing the valid ones."""
         values = dict(values or {})
         reject_unknown_keys(cls, values)

@@ -30,16 +30,19 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from denoisebench.checkpoints import CorruptCheckpointError, load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.papers.p001_meta_tta import meta
 from denoisebench.papers.p001_meta_tta.network import MetaTTANet
 from denoisebench.papers.p001_meta_tta.schedule import RESULT_NEUTRAL, MetaSchedule
+from denoisebench.papers.p001_meta_tta.selection import BestSelector, validation_pairs
 from denoisebench.training import distributed
 from denoisebench.training import trainer as core
 
@@ -108,6 +111,9 @@ def _optimisers(model: MetaTTANet, schedule: MetaSchedule) -> dict[str, torch.op
             "s2": torch.optim.Adam(model.parameters(), lr=schedule.s2_lr)}
 
 
+#: The rank of a run without ``torchrun``.
+_ONE_PROCESS = distributed.Rank()
+
 #: One training step: ``step_fn(step) -> (logs, patches drawn)``.
 StepFn = Callable[[int], "tuple[dict[str, float], int]"]
 
@@ -117,7 +123,7 @@ def train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Sequ
                    tracking: dict[str, Any] | None = None, callbacks: Sequence[Callable[[int, dict], None]] = (),
                    init_state: dict[str, torch.Tensor] | None = None) -> core.TrainResult:
     """Run the entry's stages (``params``: the method config) and write ``model.pt``; return a TrainResult."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_meta_tta(model, params, clean_images, schedule, out_dir, meta_info=meta_info,
                                tracking=tracking, callbacks=callbacks, init_state=init_state, rank=rank)
 
@@ -136,7 +142,7 @@ def _train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Seq
     pool_noisy, pool_clean = load_pool(schedule, clean_images, noise) if stage2 else ([], [])
     s2_sampler = PairSampler(pool_clean, pool_noisy, schedule.s2_patch, f"stage 2 pool {schedule.pool_sets()}") \
         if stage2 else None
-    first_s2 = schedule.stage1_steps if stage1 != "none" else 0
+    first_s2 = schedule.stage1_steps_of(stage1)
     total = first_s2 + (schedule.s2_iterations if stage2 else 0)
     if init_state is not None:
         model.load_state_dict(init_state)
@@ -157,9 +163,13 @@ def _train_meta_tta(model: MetaTTANet, params: dict[str, Any], clean_images: Seq
                              params["stage2_aux"])
         return {f"s2_{k}": v for k, v in logs.items()} | {"loss": logs["loss"]}, schedule.s2_batch
 
+    selector = None
+    if stage2 and schedule.select == "official":
+        pairs = validation_pairs(pool_noisy, pool_clean, schedule.select_crop, schedule.select_images)
+        selector = BestSelector(pairs, first_s2, total, schedule.select_every, schedule.s2_lr)
     return _run(model, opts, step_fn, total, schedule, Path(out_dir), device, meta_info=meta_info,
                 data=[*clean_images, *pool_noisy, *pool_clean], init_state=init_state, tracking=tracking,
-                callbacks=callbacks, params=params, counts={"n_train_images": len(clean_images),
+                callbacks=callbacks, selector=selector, params=params, counts={"n_train_images": len(clean_images),
                                                             "n_pool_pairs": len(pool_clean)},
                 summary={"stage1_steps": first_s2, "stage2_steps": total - first_s2}, rank=rank,
                 per_rank_batch={"s1": _size(s1_part), "s2": _size(s2_part)})
@@ -189,7 +199,7 @@ def train_supervised_pairs(model: torch.nn.Module, clean_images: Sequence[np.nda
     at ``s2_lr`` (a baseline retrained on the meta-transfer data, as the paper did for RIDNet / MIRNet); data
     parallel under ``torchrun`` as :func:`train_meta_tta` (the L1 loss is a mean: the ranks' gradients are
     averaged)."""
-    with distributed.process_group(_device(schedule.device).type) as rank:
+    with distributed.process_group(_device(schedule.device).type) as rank, core.entry_lock(out_dir, rank.main):
         return _train_supervised_pairs(model, clean_images, schedule, out_dir, meta_info=meta_info,
                                        tracking=tracking, callbacks=callbacks, rank=rank)
 
@@ -227,10 +237,12 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
          schedule: MetaSchedule, out: Path, device: torch.device, *, meta_info: dict[str, Any],
          data: Sequence[np.ndarray], init_state: dict[str, torch.Tensor] | None, tracking: dict[str, Any] | None,
          callbacks: Sequence[Callable[[int, dict], None]], params: dict[str, Any], counts: dict[str, int],
-         summary: dict[str, Any], rank: distributed.Rank = distributed.Rank(),
-         per_rank_batch: dict[str, int | None] | None = None) -> core.TrainResult:
+         summary: dict[str, Any], rank: distributed.Rank = _ONE_PROCESS,
+         per_rank_batch: dict[str, int | None] | None = None,
+         selector: BestSelector | None = None) -> core.TrainResult:
     """The resumable loop shared by both front-ends: resume, steps, logs, checkpoints, ``model.pt`` (files, MLflow
-    and callbacks on rank 0 only; logs averaged over the ranks)."""
+    and callbacks on rank 0 only; logs averaged over the ranks). With a ``selector`` (rank 0), ``model.pt`` holds
+    the weights it selected; the summary's ``selection`` says which rule chose them."""
     from denoisebench.tracking import tracked_run
 
     out.mkdir(parents=True, exist_ok=True)
@@ -249,11 +261,14 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
             opt.load_state_dict(state["optimizers"][name])
         torch.set_rng_state(state["rng"])
         start, lineage = int(state["step"]), list(state.get("lineage", []))
+        if selector is not None and state.get("selector"):
+            selector.load_state_dict(state["selector"])
 
     def snapshot(step: int, run: Any) -> dict[str, Any]:
         return {"format": core.STATE_FORMAT, "step": step, "model": core._cpu_state_dict(model),
                 "optimizers": {k: o.state_dict() for k, o in opts.items()}, "rng": torch.get_rng_state(),
-                "config_hash": digest, "run_id": run.run_id, "lineage": lineage}
+                "config_hash": digest, "run_id": run.run_id, "lineage": lineage,
+                "selector": None if selector is None else selector.state_dict()}
 
     track = dict(tracking or {"enabled": False})
     if not rank.main:
@@ -287,6 +302,8 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
                 sums, window = {}, 0
             if not rank.main:  # callbacks and files are rank 0's
                 continue
+            if selector is not None:
+                selector.after_step(step, model)
             for callback in callbacks:
                 callback(step, step_logs)
             if step % schedule.checkpoint_every == 0 and step != total:
@@ -296,7 +313,10 @@ def _run(model: torch.nn.Module, opts: dict[str, torch.optim.Optimizer], step_fn
         throughput = patches / elapsed if done and elapsed > 0 else 0.0
         if rank.main:
             core._save(snapshot(total, run), out / core.STATE_FILE)
-            summary = {"steps": total, **summary, "resumed_from": start or None, "patches_per_second": throughput,
+            selection = {"rule": "last"} if selector is None else selector.summary()
+            if selector is not None and selector.best_model is not None:
+                model.load_state_dict(selector.best_model)
+            summary = {"selection": selection, "steps": total, **summary, "resumed_from": start or None, "patches_per_second": throughput,
                        "final_loss": final_loss, "elapsed_s": elapsed, "device": str(device), "config_hash": digest,
                        "run_id": run.run_id, "lineage": lineage, "torch": str(torch.__version__), **scale}
             model_meta = json.loads(json.dumps(meta_info, default=str))
@@ -321,7 +341,8 @@ def _mean_logs(logs: dict[str, float], rank: distributed.Rank, device: torch.dev
 
 def _stage1_step(model: MetaTTANet, opts: dict[str, torch.optim.Optimizer], phase: str, stage1: str,
                  params: dict[str, Any], noisy: torch.Tensor, clean: torch.Tensor, lr: float) -> dict[str, float]:
-    """One stage-1 step: plain multi-task training (both passes update theta1), or MAXL's theta1 / theta2 pass."""
+    """One stage-1 step: plain multi-task training (one theta1 update per step, one pass per epoch, as the
+    official baseline), or MAXL's theta1 / theta2 pass."""
     aux = params["stage1_aux"]
     if stage1 == "plain":
         return meta.plain_step(model, opts["s1_net"], noisy, clean, aux)
@@ -336,8 +357,8 @@ def _newest_state(paths: Sequence[Path], digest: str, total: int) -> dict[str, A
         if not path.is_file():
             continue
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # an unreadable file cannot be resumed from; training restarts
+            state = load_verified(path)
+        except CorruptCheckpointError as exc:  # unreadable or damaged: training restarts
             log.warning("%s: unreadable checkpoint (%s); ignoring it", path, exc)
             continue
         if state.get("config_hash") == digest and int(state["step"]) <= total and "optimizers" in state:

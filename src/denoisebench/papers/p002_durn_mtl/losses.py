@@ -23,7 +23,10 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     c = x.shape[1]
     w = _window(c, x)
     pad = WINDOW // 2
-    conv = lambda t: F.conv2d(t, w, padding=pad, groups=c)  # noqa: E731
+
+    def conv(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, w, padding=pad, groups=c)
+
     mu_x, mu_y = conv(x), conv(y)
     sxx = conv(x * x) - mu_x**2
     syy = conv(y * y) - mu_y**2

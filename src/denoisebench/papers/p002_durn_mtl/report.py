@@ -66,7 +66,7 @@ def _label(spec: str) -> str:
 
 def _entries(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """durn_mtl entries -> validated method params (layout, tasks, switches)."""
-    from denoisebench.config import method_entry, method_entries
+    from denoisebench.config import method_entries, method_entry
     from denoisebench.methods import METHODS
 
     out = {}
@@ -162,13 +162,16 @@ def build_report(params: dict[str, Any], noisy: Path, predictions: Path, scores:
     entries = _entries(params)
     scorer = Scorer(noisy, predictions)
     reported = _reported(reported_csv) if reported_csv.is_file() else {}
-    tag = lambda e: f" `[{_profile(scores, e)}]`" if _profile(scores, e) != "paper" else ""  # noqa: E731
+
+    def tag(e: str) -> str:
+        return f" `[{_profile(scores, e)}]`" if _profile(scores, e) != "paper" else ""
+
     out = ["# Paper 002 report: DuRB-M multi-task restoration", "",
-           "Protocols (method-specs 5(e), the DuRN code): blur and haze on RGB, rain and JPEG on Y (OpenCV full "
+           ("Protocols (method-specs 5(e), the DuRN code): blur and haze on RGB, rain and JPEG on Y (OpenCV full "
            "range), restored outputs truncated to uint8, SSIM with scikit-image defaults. **Test sets are offline "
            "stand-ins** (CBSD68 crops with uniform motion blur / haze on a synthetic depth / rain streaks, named "
            "after GoPro / SOTS / DID-MDN); LIVE1 q=10 is the paper's real JPEG set. Reported numbers are on the "
-           "real sets: differences measure a different data set and schedule, not reproduction error.", ""]
+           "real sets: differences measure a different data set and schedule, not reproduction error."), ""]
     out += ["## Degraded inputs", "", "| task | set | protocol | PSNR / SSIM |", "| --- | --- | --- | --- |"]
     for task, cell in TASK_CELLS.items():
         kind = "real set" if task == "jpeg" else "stand-in"
@@ -205,8 +208,8 @@ def build_report(params: dict[str, Any], noisy: Path, predictions: Path, scores:
         out.append(f"| {row} | {f'`{match[0]}`' + tag(match[0]) if match else MISSING} | {task} | {_fmt(value)} | "
                    f"{MISSING if rep is None else f'{rep[0]:.2f} / {rep[1]:.4f}'} | {_delta(value, rep)} |")
     out += ["", "## 4 tasks (`R>B>J>H`, Table 1's \"Ours(4)\")", "",
-            "Table 1 (the comparison with the state of the art, Ours(3) and Ours(4)) is missing from the paper's "
-            "text: its caption survives, its body does not, so these rows have no reported counterpart.", "",
+            ("Table 1 (the comparison with the state of the art, Ours(3) and Ours(4)) is missing from the paper's "
+            "text: its caption survives, its body does not, so these rows have no reported counterpart."), "",
             "| entry | blur | haze | rain | JPEG (LIVE1 q=10) |", "| --- | --- | --- | --- | --- |"]
     for entry, p in entries.items():
         if "jpeg" in p["tasks"]:
@@ -214,8 +217,8 @@ def build_report(params: dict[str, Any], noisy: Path, predictions: Path, scores:
                 _fmt(scorer.entry(entry, TASK_CELLS[t])) if t in p["tasks"] else MISSING
                 for t in ("blur", "haze", "rain", "jpeg")) + " |")
     out += ["", "## Beyond the paper: denoising as a task (AWGN σ 5-50 training)", "",
-            "Joint (`RN>B>H`: denoising decoder beside rain) vs the same network trained on denoising alone; "
-            "common `default` protocol (RGB, rounded, Wang SSIM).", "",
+            ("Joint (`RN>B>H`: denoising decoder beside rain) vs the same network trained on denoising alone; "
+            "common `default` protocol (RGB, rounded, Wang SSIM)."), "",
             "| entry | " + " | ".join(c.paper_set for c in DENOISE_CELLS) + " |",
             "| --- | " + " | ".join("---" for _ in DENOISE_CELLS) + " |"]
     for entry, p in entries.items():
@@ -250,7 +253,7 @@ def draw_figure(figure: list[tuple[str, str, str]], noisy: Path, predictions: Pa
         pred = predictions / entry / testset / label
         if not (cell / "noisy").is_dir() or not pred.is_dir():
             continue
-        first = sorted(p for p in (cell / "clean").iterdir())[0].stem
+        first = min((cell / "clean").iterdir()).stem
         restored = next(iter(sorted(pred.glob(f"{first}.*"))), None)
         degraded = next(iter(sorted((cell / "noisy").glob(f"{first}.*"))), None)
         if restored is None or degraded is None:

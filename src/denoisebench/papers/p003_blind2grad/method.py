@@ -65,7 +65,7 @@ class Blind2Grad(Method):
 
     @classmethod
     def _validate(cls, p: dict[str, Any]) -> dict[str, Any]:
-        from denoisebench.zeroshot.common import check_fraction, check_positive_int
+        from denoisebench.papers.p003_blind2grad.common import check_fraction, check_positive_int
         from denoisebench.papers.p003_blind2grad.masks import MASKS
 
         if p["variant"] not in VARIANTS:
@@ -116,7 +116,7 @@ class Blind2Grad(Method):
         import torch
 
         from denoisebench.papers.p003_blind2grad.averaging import average_passes
-        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
+        from denoisebench.papers.p003_blind2grad.common import prepare_input, publish_run, seeded, tensor_to_image
         from denoisebench.papers.p003_blind2grad.losses import blind2grad_loss
 
         p = self.params

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from denoisebench.models import MODELS
-from denoisebench.zeroshot.common import PartialConv2d
+from denoisebench.papers.p003_blind2grad.common import PartialConv2d
 from denoisebench.papers.p003_blind2grad.losses import forward_differences
 from denoisebench.papers.p003_blind2grad.tstandout import TStandout, guide_gradient
 

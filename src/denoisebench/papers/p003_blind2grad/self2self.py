@@ -29,7 +29,7 @@ def build_punet(channels: int, width: int = 48, dec_width: int = 96, dropout: fl
     import torch.nn.functional as F
     from torch import nn
 
-    from denoisebench.zeroshot.common import PartialConv2d
+    from denoisebench.papers.p003_blind2grad.common import PartialConv2d
 
     class PUNet(nn.Module):
         def __init__(self) -> None:
@@ -84,7 +84,7 @@ class Self2Self(Method):
                                 "n_predictions": 100, "flips": True, "width": 48}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        from denoisebench.zeroshot.common import check_fraction, check_positive_int
+        from denoisebench.papers.p003_blind2grad.common import check_fraction, check_positive_int
 
         super().__init__(config)
         self.params = merged_config(self.name, self.DEFAULTS, self.config)
@@ -108,7 +108,7 @@ class Self2Self(Method):
         import torch
 
         from denoisebench.papers.p003_blind2grad.averaging import average_passes
-        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
+        from denoisebench.papers.p003_blind2grad.common import prepare_input, publish_run, seeded, tensor_to_image
         from denoisebench.papers.p003_blind2grad.losses import masked_mse
         from denoisebench.papers.p003_blind2grad.masks import BernoulliMask
 

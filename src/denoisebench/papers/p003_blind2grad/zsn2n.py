@@ -68,7 +68,7 @@ class ZeroShotN2N(Method):
     DEFAULTS: ClassVar[dict[str, Any]] = {"iterations": 2000, "lr": 1e-3, "step_size": 1000, "step_gamma": 0.5, "width": 48}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        from denoisebench.zeroshot.common import check_positive_int
+        from denoisebench.papers.p003_blind2grad.common import check_positive_int
 
         super().__init__(config)
         self.params = merged_config(self.name, self.DEFAULTS, self.config)
@@ -88,7 +88,7 @@ class ZeroShotN2N(Method):
     def denoise(self, noisy: np.ndarray, context: DenoiseContext) -> np.ndarray:
         import torch
 
-        from denoisebench.zeroshot.common import prepare_input, publish_run, seeded, tensor_to_image
+        from denoisebench.papers.p003_blind2grad.common import prepare_input, publish_run, seeded, tensor_to_image
 
         prepared = prepare_input(self.name, noisy, context.device, context.extra)
         image, y, recorder = prepared.image, prepared.tensor, prepared.recorder

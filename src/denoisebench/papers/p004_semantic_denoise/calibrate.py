@@ -37,7 +37,6 @@ def train_images():
 def batches(k=6, bs=4, ps=96, seed=123):
     imgs = train_images()
     rng = np.random.default_rng(seed)
-    noise = build_noise({"name": "awgn", "sigma": 25})
     out = []
     for _ in range(k):
         clean = []

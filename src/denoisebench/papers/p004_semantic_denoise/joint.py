@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from denoisebench.checkpoints import load_verified
 from denoisebench.errors import ConfigError
 from denoisebench.fsutil import sha256_file
 from denoisebench.methods.base import METHODS
@@ -185,7 +186,6 @@ class LiuJointMethod(LiuSeparateMethod):
 
     def _init_weights(self) -> tuple[dict[str, Any], str]:
         """The separate model's state dict and the checkpoint's sha256; its architecture must equal ours."""
-        import torch
 
         init = self.params["init_checkpoint"]
         if not init:
@@ -193,7 +193,7 @@ class LiuJointMethod(LiuSeparateMethod):
         path = Path(init)
         if not path.is_file():
             raise ConfigError(f"liu_joint: init_checkpoint {path} not found; train the separate entry first")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_verified(path)
         if not isinstance(ckpt, dict) or ckpt.get("method") != "liu_separate":
             raise ConfigError(f"liu_joint: {path} is not a liu_separate checkpoint")
         theirs = {k: ckpt["method_config"].get(k) for k in ARCH_KEYS}

@@ -1,4 +1,5 @@
-"""Gunawan et al. degradations: speckle (method-specs 2.4), salt-and-pepper (2.5) and the composite (2.6)."""
+"""Paper 001's degradations (Gunawan et al.): speckle (method-specs 2.4), salt-and-pepper (2.5) and the composite (2.6),
+registered in the core NOISE_MODELS from the paper's folder (``Paper.registers``)."""
 
 from __future__ import annotations
 

@@ -1,34 +1,31 @@
-"""The `score` stage over every method entry: rescoring only what changed, one MLflow run per scored entry.
+"""The ``score`` step: every entry's predictions scored under every named protocol, one MLflow run per entry.
 
-One stage scores all entries (one process instead of one per entry: the per-process start-up of pandas and MLflow
-was most of the demo's scoring time). It stays incremental: each entry's ``results/scores/<entry>/meta.json``
-records a fingerprint of everything its scores are a function of (the prediction files, the noisy cells' manifests,
-the score/evaluation/synthesize params, the entry's config, the train summary, the scoring code), and an entry
-whose fingerprint is unchanged keeps its results. ``dvc repro`` therefore reruns the stage when any prediction
-changed, and the stage rescores only the entries whose predictions (or anything else above) changed.
-
-The entry's MLflow run (tag ``stage=score``) carries what the predict stage measured too (seconds per image,
-zero-shot iterations, one noisy/restored sample per cell, the cells as dataset inputs): the predict stage opens
-no runs, so it never imports MLflow.
+An entry's inputs: the content of its predictions (the predict step's recorded output digests), the test cells'
+manifests, the ``profile``/``evaluation``/``score``/``synthesize`` params, its method, config and evaluation
+filter, and its train summary's content. Its work (scoring, the result files and the MLflow run, which also
+carries what the predict stage measured: seconds per image, zero-shot iterations, one noisy/restored sample per
+cell, the cells as dataset inputs) runs in a forked child, so the predict stage never imports MLflow and each
+entry's depfile holds the scoring modules it used. A checkout of identical predictions rescores nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from denoisebench.config import (
-    Cell, MethodEntry, active_profile, section, set_descriptions,
+    Cell, MethodEntry, active_profile, evaluation_plan, method_entries, method_entry, section, set_descriptions,
 )
-from denoisebench.fingerprint import (
-    digest_state, file_listing, manifest_digests, recorded_fingerprint, sources_digest,
-)
+from denoisebench.pipeline.inputs import entry_spec, file_digest, manifest_digests, own_paper, upstream_outputs
+from denoisebench.pipeline.runner import EntryStep, Output, WorkResult, git_revision
 
-#: Modules of this package whose change rescores every entry.
-SCORING_SOURCES = ("scoring.py", "metrics.py", "result_files.py", "score_run.py")
+LOG = logging.getLogger("denoisebench")
+#: Params sections every entry's scores depend on.
+SCORE_PARAMS = ("profile", "evaluation", "score", "synthesize")
 
 
 @dataclass(frozen=True)
@@ -42,46 +39,46 @@ class ScorePaths:
     scores: Path
 
 
-def score_fingerprint(params: dict[str, Any], entry: MethodEntry, manifests: dict[str, str | None],
-                      paths: ScorePaths) -> str:
-    """sha256 of everything the entry's results are a function of (see the module docstring); ``manifests`` from
-    :func:`manifest_digests`."""
-    summary = paths.models / entry.entry / "summary.json"
-    state = {
-        "predictions": file_listing(paths.predictions / entry.entry),
-        "manifests": manifests,
-        "params": {name: params.get(name) for name in ("profile", "evaluation", "score", "synthesize")},
-        "entry": [entry.method, entry.config, entry.evaluate_on],
-        "train_summary": summary.read_text() if summary.is_file() else None,
-        "code": sources_digest(SCORING_SOURCES),
-    }
-    return digest_state(state)
+class ScoreStep(EntryStep):
+    """See the module docstring."""
 
+    stage: ClassVar[str] = "score"
 
-def is_current(entry: str, fingerprint: str, paths: ScorePaths) -> bool:
-    """True when the entry's three result files exist and were written for ``fingerprint``."""
-    meta_path = paths.scores / entry / "meta.json"
-    if not (meta_path.is_file() and (paths.scores / entry / "per_image.csv").is_file()
-            and (paths.metrics / f"{entry}.json").is_file()):
-        return False
-    return recorded_fingerprint(meta_path) == fingerprint
+    def __init__(self, params: dict[str, Any], paths: ScorePaths) -> None:
+        super().__init__(params, (Output("scores", paths.scores), Output("metrics", paths.metrics, ".json")))
+        self.paths = paths
+        self.cells = evaluation_plan(params)
+        self.manifests = manifest_digests(self.cells, paths.noisy)
+        self.revision = git_revision(self.repo_root)
 
+    def entries(self) -> list[str]:
+        return list(method_entries(self.params))
 
-def remove_stale(entries: set[str], paths: ScorePaths) -> list[str]:
-    """Delete results of entries no longer in params.yaml (the outputs persist across runs); return their names."""
-    import shutil
+    def inputs(self, entry: str) -> dict[str, Any]:
+        return {"entry": entry_spec(method_entry(self.params, entry)),
+                "predictions": upstream_outputs(self.paths.predictions / entry),
+                "manifests": self.manifests,
+                "params": {name: self.params.get(name) for name in SCORE_PARAMS},
+                "train_summary": file_digest(self.paths.models / entry / "summary.json")}
 
-    stale = sorted({p.stem for p in paths.metrics.glob("*.json")} | {p.name for p in paths.scores.glob("*")
-                                                                     if p.is_dir()}) if paths.metrics.is_dir() else []
-    stale = [name for name in stale if name not in entries]
-    for name in stale:
-        (paths.metrics / f"{name}.json").unlink(missing_ok=True)
-        shutil.rmtree(paths.scores / name, ignore_errors=True)
-    return stale
+    def own_paper(self, entry: str) -> str | None:
+        return own_paper(method_entry(self.params, entry))
+
+    def work(self, entry: str, staged: dict[str, Path]) -> WorkResult:
+        spec = method_entry(self.params, entry)
+        out = replace(self.paths, scores=staged["scores"].parent, metrics=staged["metrics"].parent)
+        summary, _ = score_entry(self.params, spec, self.cells, out, self.revision)
+        for testset, labels in summary.items():
+            for label, values in labels.items():
+                LOG.info("%s %s/%s: PSNR %.2f dB, SSIM %.4f (%d images)", entry, testset, label,
+                         values["psnr"], values["ssim"], values["n_images"])
+        if summary:  # an entry with no cell in this profile gets no MLflow run (and costs no mlflow import)
+            log_evaluation_run(spec, summary, self.cells, self.paths, active_profile(self.params))
+        return WorkResult()
 
 
 def score_entry(params: dict[str, Any], entry: MethodEntry, cells: list[Cell], paths: ScorePaths,
-                fingerprint: str, git_rev: str) -> tuple[dict[str, Any], Any]:
+                git_rev: str) -> tuple[dict[str, Any], Any]:
     """Score one entry's predictions under every named protocol and write its result files.
 
     Returns the summary written to ``results/metrics/<entry>.json`` and the per-image frame.
@@ -89,10 +86,11 @@ def score_entry(params: dict[str, Any], entry: MethodEntry, cells: list[Cell], p
     import pandas as pd
 
     from denoisebench.methods import METHODS
-    from denoisebench.metrics import Protocol
+    from denoisebench.metrics import resolve_protocol
     from denoisebench.result_files import score_cell, write_entry_results
 
-    protocols = {name: Protocol.from_dict(spec) for name, spec in section(params, "score", "protocols").items()}
+    # a protocol is a mapping of fields or the name of a registered one (a paper may register its own)
+    protocols = {name: resolve_protocol(spec) for name, spec in section(params, "score", "protocols").items()}
     pred_root = paths.predictions / entry.entry
     skipped_path = pred_root / "skipped.json"
     skipped = json.loads(skipped_path.read_text()) if skipped_path.is_file() else {}
@@ -114,7 +112,7 @@ def score_entry(params: dict[str, Any], entry: MethodEntry, cells: list[Cell], p
         + [f"not evaluated on {k}: {v}" for k, v in skipped.items()],
         "synthesis": {k: section(params, "synthesize").get(k) for k in ("seed", "clip", "quantize")},
         "train": json.loads(summary_path.read_text()) if summary_path.is_file() else {},
-        "git_rev": git_rev, "fingerprint": fingerprint,
+        "git_rev": git_rev,
     }
     return write_entry_results(entry, frame, meta, paths.metrics, paths.scores), frame
 

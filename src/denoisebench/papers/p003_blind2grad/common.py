@@ -120,17 +120,21 @@ class SnapshotRecorder:
     ``context.extra["snapshot_at"] = [1000, 2000, ...]`` asks a zero-shot method for them; the method stores the
     list on its ``snapshots`` attribute. The clock excludes the time spent computing the snapshots themselves.
     ``context.extra["snapshot_callback"]`` (optional) is called with each :class:`Snapshot` as soon as it is taken
-    (progress logging of long runs; an exception it raises ends the run).
+    (progress logging of long runs; an exception it raises ends the run). ``context.extra["step_callback"]``
+    (optional) is called with the step number after every training step (the CLI's progress bar).
     """
 
     at: Sequence[int] = ()
     callback: Callable[[Snapshot], None] | None = None
+    on_step: Callable[[int], None] | None = None
     snapshots: list[Snapshot] = field(default_factory=list)
     _start: float = field(default_factory=time.perf_counter)
     _excluded: float = 0.0
 
     def maybe(self, iteration: int, predict: Callable[[], np.ndarray]) -> None:
         """Call after finishing training step number ``iteration`` (1-based)."""
+        if self.on_step is not None:
+            self.on_step(iteration)
         if iteration not in {int(i) for i in self.at}:
             return
         train_seconds = time.perf_counter() - self._start - self._excluded
@@ -178,7 +182,8 @@ def prepare_input(method: str, noisy: np.ndarray, device: str | None, context_ex
     callback = context_extra.get("snapshot_callback")
     if callback is not None and not callable(callback):
         raise ConfigError(f"snapshot_callback={callback!r} must be callable (it receives each Snapshot)")
-    return ZeroShotInput(image, tensor, size, SnapshotRecorder(snapshot_points(context_extra), callback))
+    return ZeroShotInput(image, tensor, size, SnapshotRecorder(snapshot_points(context_extra), callback,
+                                                               context_extra.get("step_callback")))
 
 
 def publish_run(method: Any, context_extra: dict[str, Any], recorder: SnapshotRecorder, info: dict[str, Any]) -> None:
