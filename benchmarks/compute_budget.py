@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import gpu_check
+import gpu_check  # noqa: E402 - after the sys.path lines above (one copy of discovery, images, CRF lookup)
 
 PEAK_TFLOPS = {"bf16": 989.0, "fp32": 67.0}
 #: (images, pixels per image, channels) of test sets no offline mirror holds, from their protocols: SIDD's sRGB

@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import compute_budget
-import gpu_check
+import compute_budget  # noqa: E402 - after the sys.path lines above
+import gpu_check  # noqa: E402 - after the sys.path lines above
 
 HEADROOM = 1.5
 
