@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from denoisebench.config import evaluation_plan, method_entry
+    from denoisebench.config import evaluation_plan, method_entries, method_entry
     from denoisebench.methods.base import METHODS
 
     torch.manual_seed(0)
@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     crf_dir = gpu_check.find_crf_dir(None)
     cache = Path(args.cache)
     done: dict[str, dict[str, Any]] = json.loads(cache.read_text()) if cache.is_file() and (args.only or args.resume) else {}
+    done = {e: row for e, row in done.items() if e in method_entries(params)}  # entries since removed or renamed
     keep = (lambda e: any(fnmatch.fnmatch(e, p) for p in args.only)) if args.only else (lambda e: True)
     start = time.perf_counter()
     learned = [e for g in ("learned", "cascade") for e in (params["methods"].get(g) or {})]
