@@ -11,7 +11,7 @@ import pytest
 
 from denoisebench.tables import load_results, write_paper_tables
 from denoisebench.tables.summary import _cells, comparisons, headline, write_summary
-from denoisebench.training.curves import CurveLog
+from denoisebench.curves import CurveLog
 
 REPO = Path(__file__).resolve().parents[1]
 REFS = REPO / "references"

@@ -17,7 +17,7 @@ from denoisebench.pipeline.inputs import folder_digest, manifest_digests, upstre
 from denoisebench.pipeline.runner import EntryStep, Output, WorkResult
 
 #: Params sections every paper stage reads besides its own.
-PAPER_STAGE_PARAMS = ("profile", "synthesize", "predict")
+PAPER_STAGE_PARAMS = ("profile", "synthesize", "predict", "rehearsal")
 #: Upstream outputs with one folder (or file) per entry, digested through their records.
 ENTRY_OUTPUTS = ("models", "results/predictions", "results/scores")
 

@@ -57,6 +57,7 @@ class PredictStep(EntryStep):
         if not_run:
             return inputs
         return {**inputs, "evaluation": section(self.params, "evaluation", profile),
+                "rehearsal": self.params.get("rehearsal", False),
                 "predict": self.params.get("predict"), "manifests": self.manifests,
                 "model": model_digest(self.paths.models / entry)}
 

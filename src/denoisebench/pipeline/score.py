@@ -25,7 +25,7 @@ from denoisebench.pipeline.runner import EntryStep, Output, WorkResult, git_revi
 
 LOG = logging.getLogger("denoisebench")
 #: Params sections every entry's scores depend on.
-SCORE_PARAMS = ("profile", "evaluation", "score", "synthesize")
+SCORE_PARAMS = ("profile", "evaluation", "score", "synthesize", "rehearsal")
 
 
 @dataclass(frozen=True)

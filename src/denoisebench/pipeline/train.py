@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from denoisebench.config import (
-    TRAINED_GROUPS, active_profile, data_root, method_entries, method_entry, not_run_reason,
+    TRAINED_GROUPS, active_profile, data_root, method_entries, method_entry, not_run_reason, train_settings,
 )
 from denoisebench.mirror import checkpoint_root
 from denoisebench.pipeline.inputs import entry_spec, file_digest, folder_digest, model_digest, own_paper
@@ -72,12 +72,9 @@ class TrainStep(EntryStep):
     def entries(self) -> list[str]:
         return trained_entries(self.params)
 
-    def schedule(self, entry: str) -> Any:
-        schedule = (self.params.get("train") or {}).get(entry) or {}
-        schedule = schedule.get(active_profile(self.params)) if isinstance(schedule, dict) else schedule
-        if isinstance(schedule, dict):
-            schedule = {k: v for k, v in schedule.items() if k not in NEUTRAL_SCHEDULE_KEYS}
-        return schedule
+    def schedule(self, entry: str) -> dict[str, Any]:
+        """The schedule the worker trains with (a rehearsal's cut included), without result-neutral keys."""
+        return {k: v for k, v in train_settings(self.params, entry).items() if k not in NEUTRAL_SCHEDULE_KEYS}
 
     def inputs(self, entry: str) -> dict[str, Any]:
         spec = method_entry(self.params, entry)
@@ -89,8 +86,7 @@ class TrainStep(EntryStep):
             return inputs
         init = spec.config.get("init_checkpoint")
         return {**inputs, "schedule": schedule,
-                "data": dataset_digests(self.params, schedule_datasets(schedule)) if isinstance(schedule, dict)
-                else None,
+                "data": dataset_digests(self.params, schedule_datasets(schedule)),
                 "init_checkpoint": (model_digest(Path(init).parent) if Path(init).name == "model.pt"
                                     else file_digest(Path(init))) if init else None}
 

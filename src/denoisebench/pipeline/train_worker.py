@@ -66,7 +66,7 @@ def train_one(args: argparse.Namespace) -> None:
         LOG.info("%s: %s; nothing trained", entry.entry, skipped)
         return
     from denoisebench.training import distributed
-    from denoisebench.training.curves import CurveLog
+    from denoisebench.curves import CurveLog
     from denoisebench.training.trainer import default_store_root, resume_store
 
     settings = train_settings(params, entry.entry)

@@ -108,7 +108,7 @@ def curves_csv(curves_dir: Path, results: ResultSet) -> str:
     """The training curves of ``curves_dir`` (one ``<entry>.csv`` each) in one long CSV (``paper, entry, profile,
     step, loss``), so one plot can name every entry (a colour per entry, a panel per paper). An entry not scored
     yet has paper and profile ``?``."""
-    from denoisebench.training.curves import read_step_csv
+    from denoisebench.curves import read_step_csv
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

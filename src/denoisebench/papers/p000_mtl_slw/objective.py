@@ -301,7 +301,7 @@ class History:
     """
 
     def __init__(self, out_dir: Path) -> None:
-        from denoisebench.training.curves import read_step_csv
+        from denoisebench.curves import read_step_csv
 
         self.path = Path(out_dir) / "history.csv"
         self.rows = read_step_csv(self.path)
@@ -326,7 +326,7 @@ class History:
         self._write()
 
     def _write(self) -> None:
-        from denoisebench.training.curves import write_step_csv
+        from denoisebench.curves import write_step_csv
 
         write_step_csv(self.path, self.rows, sorted({k for r in self.rows.values() for k in r}))
 
