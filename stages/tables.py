@@ -2,10 +2,12 @@
 reported_vs_reproduced.csv) from results/ and references/.
 
 Usage: python stages/tables.py [--results results] [--references references] [--out reports]
-                               [--summary <results>/summary] [--params params.yaml]
+                               [--summary <results>/summary] [--params params.yaml] [--windows windows]
 
 The params file (when it exists) gives the test sets the active profile leaves out and why
-(``evaluation.<profile>.unavailable``): the pages name them instead of "no result".
+(``evaluation.<profile>.unavailable``): the pages name them instead of "no result". ``--windows`` is the folder of
+imported GPU windows (``denoisebench window import``; ``windows/README.md``): their rows, named ``<entry>@<window>``,
+stand beside the pipeline's with their GPU, time and commit.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of summary.json and reported_vs_reproduced.csv (default: <results>/summary)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="params whose evaluation.<profile>.unavailable the pages name (skipped when absent)")
+    parser.add_argument("--windows", type=Path, default=Path("windows"),
+                        help="imported GPU windows, one folder each (default: windows; skipped when absent)")
     args = parser.parse_args(argv)
     unavailable = unavailable_sets(args.params)
-    results_md = write_results_md(args.results, args.out / "results.md", unavailable)
-    pages = write_paper_tables(args.results, args.references, args.out / "papers", unavailable)
-    summary = write_summary(args.results, args.references, args.summary or args.results / "summary", unavailable)
+    results_md = write_results_md(args.results, args.out / "results.md", unavailable, args.windows)
+    pages = write_paper_tables(args.results, args.references, args.out / "papers", unavailable, args.windows)
+    summary = write_summary(args.results, args.references, args.summary or args.results / "summary", unavailable,
+                            args.windows)
     print(f"wrote {results_md}, {len(pages)} paper pages under {args.out / 'papers'} and {', '.join(map(str, summary))}")
     return 0
 

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {}
 COMMAND_MODULES: tuple[str, ...] = (
     "denoisebench.cli_files",
     "denoisebench.cli_preflight",
+    "denoisebench.cli_window",
 )
 
 

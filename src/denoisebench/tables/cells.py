@@ -18,6 +18,7 @@ from denoisebench.papers import Paper
 from denoisebench.references import result_noise_label
 from denoisebench.tables.evidence import CLASSES, MISSING_CELL, Verdict, best_match, judge
 from denoisebench.tables.loader import ResultSet
+from denoisebench.tables.windows import with_windows
 
 PREFERRED_METRIC = "psnr"
 
@@ -84,7 +85,7 @@ def paper_cells(paper: Paper, records: Sequence[Mapping[str, Any]], results: Res
         if _number(r.get("value")) is None:
             continue
         groups.setdefault((str(r["table"]), str(r["method"]), str(testset), str(noise)), []).append(r)
-    mapping = {m: list(v) for m, v in paper.method_map.items()}
+    mapping = {m: with_windows(results, v) for m, v in paper.method_map.items()}
     out = []
     for (table, method, testset, noise), recs in groups.items():
         rec = next((r for r in recs if r.get("metric") == PREFERRED_METRIC), recs[0])

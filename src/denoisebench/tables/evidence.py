@@ -4,6 +4,12 @@ reproduction.
 The class of a result is derived from its data (``meta.json``'s ``kind`` and ``profile``), never hand-labelled:
 
 - *paper schedule*: trained (or optimised per image) by the benchmark under the ``paper`` profile;
+- *GPU window*: the same code at the ``paper`` profile's settings, run by ``benchmarks/gpu_window.py`` in a short GPU
+  window and imported into ``windows/`` (its rows are named ``<entry>@<window>``, beside the pipeline's own). It ranks
+  below *paper schedule* because its numbers did not pass through the pipeline's build record (the window's commit is
+  recorded, not the fingerprint of every input), and above *released weights* because it is the benchmark's own
+  training at the paper's schedule, which is what a reproduction claims. A window from a modified checkout (dirty
+  tree) or a CPU test import (``--allow-cpu``) is never a reproduction;
 - *released weights*: the authors' released model (``kind: pretrained``) run through the benchmark's noise and metric;
 - *classical*: no training at all (``kind: classical`` or ``identity``);
 - *short schedule*: trained under ``quick``/``demo``: a computed number, never a reproduction.
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from denoisebench.tables.loader import CellMatch, EntryResult, ResultSet
+from denoisebench.tables.windows import window_label, window_of
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,17 @@ class EvidenceClass:
 
 PAPER_SCHEDULE = EvidenceClass("paper_schedule", "paper schedule", 0, 0.1,
                                "trained by the benchmark on the paper's schedule, `paper` profile")
-RELEASED_WEIGHTS = EvidenceClass("released_weights", "released weights", 1, 0.1,
+GPU_WINDOW = EvidenceClass("gpu_window", "paper settings, GPU window", 1, 0.1,
+                           "the `paper` profile's settings run by `benchmarks/gpu_window.py` in a short GPU window, "
+                           "imported into `windows/` with its GPU, time and commit (rows `<entry>@<window>`)")
+RELEASED_WEIGHTS = EvidenceClass("released_weights", "released weights", 2, 0.1,
                                  "the authors' released model run through the benchmark's noise and metric")
-CLASSICAL = EvidenceClass("classical", "classical", 2, 0.3, "no training: a classical method or the noisy input")
-SHORT_SCHEDULE = EvidenceClass("short_schedule", "short schedule", 3, None,
+CLASSICAL = EvidenceClass("classical", "classical", 3, 0.3, "no training: a classical method or the noisy input")
+SHORT_SCHEDULE = EvidenceClass("short_schedule", "short schedule", 4, None,
                                "trained on a shortened schedule, `quick`/`demo` profile: computed, never a reproduction")
 
 #: Every class, strongest first.
-CLASSES: tuple[EvidenceClass, ...] = (PAPER_SCHEDULE, RELEASED_WEIGHTS, CLASSICAL, SHORT_SCHEDULE)
+CLASSES: tuple[EvidenceClass, ...] = (PAPER_SCHEDULE, GPU_WINDOW, RELEASED_WEIGHTS, CLASSICAL, SHORT_SCHEDULE)
 #: ``meta.json`` kinds that involve no training.
 UNTRAINED_KINDS = frozenset({"classical", "identity"})
 #: ``meta.json`` kind of the authors' released models.
@@ -55,13 +65,36 @@ REPRODUCED, COMPUTED, MISSING_CELL = "reproduced", "computed", "missing"
 
 
 def evidence_class(entry: EntryResult) -> EvidenceClass:
-    """The class of ``entry``'s results, from its kind and profile."""
+    """The class of ``entry``'s results, from its kind and profile (a window row: :data:`GPU_WINDOW`)."""
+    if window_of(entry) is not None:
+        return GPU_WINDOW
     kind = str(entry.meta.get("kind") or "")
     if kind == RELEASED_KIND:
         return RELEASED_WEIGHTS
     if kind in UNTRAINED_KINDS:
         return CLASSICAL
     return PAPER_SCHEDULE if entry.profile == "paper" else SHORT_SCHEDULE
+
+
+def evidence_label(entry: EntryResult) -> str:
+    """The class label of ``entry``, with the GPU, date and commit for a window row
+    (``"paper settings, GPU window NVIDIA H100 80GB HBM3 2026-12-06 @abc1234"``)."""
+    cls = evidence_class(entry)
+    window = window_of(entry)
+    return cls.label if window is None else f"{cls.label} {window_label(window)}"
+
+
+def window_reasons(entry: EntryResult) -> list[str]:
+    """Why a window row can never be a reproduction (``[]`` for a clean GPU window and for pipeline rows)."""
+    window = window_of(entry)
+    if window is None:
+        return []
+    reasons = []
+    if not window.get("gpu"):
+        reasons.append("CPU test import (`--allow-cpu`)")
+    if window.get("dirty"):
+        reasons.append("window run from a modified checkout (dirty tree)")
+    return reasons
 
 
 def best_match(results: ResultSet, entries: list[str], testset: str, noise: str,
@@ -113,6 +146,7 @@ def judge(match: CellMatch, value: Any, reported: float, image: str | None = Non
     reasons = []  # every reason, the strongest first (the pages' status line counts the first)
     if cls.tolerance is None:
         reasons.append(f"{cls.label} (`{match.entry.profile}`)")
+    reasons += window_reasons(match.entry)
     if part := incomplete(match, image, testset):
         reasons.append(f"on {part}")
     if cls.tolerance is not None and not abs(delta) <= cls.tolerance:

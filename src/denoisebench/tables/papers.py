@@ -22,7 +22,15 @@ from denoisebench.papers import Paper, all_papers
 from denoisebench.references import load_papers, read_reference_csv
 from denoisebench.report_figures import figure_links
 from denoisebench.tables.cells import PaperCell, paper_cells, status_line
-from denoisebench.tables.evidence import SHORT_SCHEDULE, classes_text, evidence_class, tolerance_text
+from denoisebench.tables.evidence import (
+    SHORT_SCHEDULE,
+    classes_text,
+    evidence_class,
+    evidence_label,
+    incomplete,
+    judge,
+    tolerance_text,
+)
 from denoisebench.tables.grids import (
     Context,
     cond_key,
@@ -35,7 +43,8 @@ from denoisebench.tables.grids import (
 )
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
 from denoisebench.tables.markdown import MISSING, decimals_of, fmt, fmt_delta, sigma_label, table
-from denoisebench.tables.results import limit_text
+from denoisebench.tables.results import WINDOW_NOTE, limit_text
+from denoisebench.tables.windows import add_windows, provenance_table, window_of, with_windows
 
 
 def page_name(info: dict[str, Any]) -> str:
@@ -137,11 +146,10 @@ _STATUS_ORDER = {"reproduced": 0, "computed": 1, "missing": 2}
 
 def _evidence_words(cell: PaperCell, paper: Paper) -> str:
     """``"released weights"``, ``"short schedule; code checked against official code"``, or :data:`MISSING`."""
-    cls = cell.verdict.cls
-    if cls is None:
+    if cell.verdict.cls is None or cell.verdict.match is None:
         return MISSING
     checked = "; code checked against official code" if cell.own and paper.official_checks else ""
-    return cls.label + checked
+    return evidence_label(cell.verdict.match.entry) + checked
 
 
 def _summary_row(cell: PaperCell, paper: Paper, ctx: Context) -> list[str]:
@@ -178,6 +186,38 @@ def _summary(paper: Paper, records: list[dict[str, Any]], ctx: Context) -> str:
         parts.append("\nNot implemented in the benchmark (their cells count as missing): "
                      + ", ".join(f"{m} ({n} cell{'s' * (n > 1)})" for m, n in unmapped.items()) + ".\n")
     return "".join(parts) + ctx.footnotes()
+
+
+def _window_section(paper: Paper, cells: list[PaperCell], shown: list[EntryResult], results: ResultSet) -> str:
+    """``## GPU window rows``: the window rows among ``shown`` with their provenance, then each one judged on every
+    reported average cell of a paper method mapped to its entry, beside the pipeline's own value for that entry
+    (the two stay separate rows)."""
+    provenance = provenance_table(shown)
+    if not provenance:
+        return ""
+    mapping = _as_lists(paper.method_map)
+    rows = []
+    for entry in (e for e in shown if window_of(e) is not None):
+        base = str(window_of(entry)["entry"])  # type: ignore[index]
+        own = results.get(base)
+        for cell in (c for c in cells if base in mapping.get(c.method, [])):
+            match = entry.match(cell.testset, cell.noise)
+            if match is None:
+                continue
+            v = judge(match, match.summary.get(cell.metric), cell.reported, testset=cell.testset)
+            own_match = own.match(cell.testset, cell.noise) if own is not None else None
+            dec = decimals_of(cell.printed)
+            own_value = MISSING
+            if own_match is not None:
+                tags = [f"`{own_match.entry.profile}`", incomplete(own_match, testset=cell.testset)]
+                own_value = f"{fmt(own_match.summary.get(cell.metric), dec)} ({', '.join(t for t in tags if t)})"
+            rows.append([f"`{entry.entry}`", cell.table, cell.method,
+                         f"{cell.dataset}, {sigma_label(cell.degradation) or cell.noise}", cell.metric, cell.printed,
+                         fmt(v.value, dec), fmt_delta(v.delta, dec), v.status + (f": {v.why}" if v.why else ""),
+                         own_value])
+    body = table(["window row", "table", "paper method", "condition", "metric", "reported", "window", "Δ", "verdict",
+                  "pipeline's own row (same entry)"], rows) if rows else "None of their cells is a reported average cell of this paper.\n"
+    return "## GPU window rows\n\n" + WINDOW_NOTE + "\n" + provenance + "\n" + body + "\n"
 
 
 def _official_section(paper: Paper) -> str:
@@ -255,6 +295,18 @@ def _missing_tables_section(missing: list[dict[str, Any]]) -> str:
     return "".join(body)
 
 
+def _extra_rows(rows: dict[str, list[str]], results: ResultSet) -> dict[str, list[str]]:
+    """The declaration's extra rows, each followed by one row per GPU window row of its entries (a window never
+    fills a pipeline row's cell)."""
+    out: dict[str, list[str]] = {}
+    for label, entries in rows.items():
+        out[label] = entries
+        for name in with_windows(results, entries):
+            if name not in entries:
+                out[f"{label} (GPU window {name.partition('@')[2]})"] = [name]
+    return out
+
+
 def _as_lists(mapping: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
     """Method -> entry or entries, as method -> list of entries."""
     return {m: [v] if isinstance(v, str) else list(v) for m, v in (mapping or {}).items()}
@@ -291,7 +343,7 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
         pages: the folder the page is written to (``reports/papers``), for the paper's ``summary_extra``.
     """
     key, options, extra_rows = paper.key, paper, paper.extra_rows
-    lists = _as_lists(paper.method_map)
+    lists = {m: with_windows(results, v) for m, v in _as_lists(paper.method_map).items()}
     ctx = Context(mapping=lists, results=results, shave3=options.shave3)
     records = _records(references)
     parts = [_head(key, info, len(records), options), _summary(paper, records, ctx)]
@@ -306,9 +358,10 @@ def render_paper_page(paper: Paper, info: dict[str, Any], references: Any, resul
         if recs:
             parts.append(_table_section(name, recs, notes, ctx))
     if extra_rows:
-        parts.append(_extra_section(_as_lists(extra_rows), ctx))
+        parts.append(_extra_section(_extra_rows(_as_lists(extra_rows), results), ctx))
     if lists:
-        shown = [results.get(e) for e in paper.entries() if results.get(e) is not None]
+        shown = [results.entries[e] for e in with_windows(results, paper.entries()) if e in results.entries]
+        parts.append(_window_section(paper, paper_cells(paper, records, results), shown, results))
         parts.append(_caveats(shown) + "\n")
         parts.append(_status(key, lists, results, options.shave3) + "\n")
     if info.get("missing_tables"):
@@ -344,15 +397,17 @@ def paper_info(paper: Paper, papers_yaml: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path,
-                       unavailable: Mapping[str, str] | None = None) -> list[Path]:
+                       unavailable: Mapping[str, str] | None = None,
+                       windows: str | Path | None = None) -> list[Path]:
     """Write ``<out_dir>/<NNN>.md`` for every discovered paper (atomically) and an ``index.md``; return the
-    written paths (``unavailable``: the test sets the profile leaves out, with reasons, named in the cells).
+    written paths (``unavailable``: the test sets the profile leaves out, with reasons, named in the cells;
+    ``windows``: the folder of imported GPU windows, whose rows stand beside the pipeline's).
 
     Raises:
         ConfigError: a declaration maps methods its paper does not report.
         ResultsFormatError: a results file breaks the contract.
     """
-    results = load_results(results_dir, unavailable)
+    results = add_windows(load_results(results_dir, unavailable), windows)
     papers_yaml = load_papers(references_dir)
     out = Path(out_dir)
     written, index_rows = [], []

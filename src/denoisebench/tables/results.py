@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from denoisebench.fsutil import write_text_atomic
-from denoisebench.tables.evidence import evidence_class
+from denoisebench.tables.evidence import evidence_label
 from denoisebench.tables.loader import EntryResult, ResultSet, load_results
 from denoisebench.tables.markdown import MISSING, fmt, fmt_seconds, is_infinite, is_number, table
+from denoisebench.tables.windows import add_windows, provenance_table
 
 FLOOR_METHODS = ("noisy",)
 
@@ -16,8 +17,15 @@ PROFILE_NOTE = (
     "> **Profiles and evidence.** `demo` runs on a few embedded images and `quick` on real test sets with shortened "
     "schedules (and possibly a subset of images). Their numbers check that the pipeline works; **a trained entry's "
     "`demo` or `quick` number is never a reproduction of a paper's number** (evidence *short schedule*). The "
-    "`evidence` column says what each row rests on (*paper schedule*, *released weights*, *classical*, *short "
-    "schedule*); `reports/papers/` judges each reported cell against its tolerance.\n"
+    "`evidence` column says what each row rests on (*paper schedule*, *paper settings, GPU window*, *released "
+    "weights*, *classical*, *short schedule*); `reports/papers/` judges each reported cell against its tolerance.\n"
+)
+
+
+WINDOW_NOTE = (
+    "Rows named `<entry>@<window>` come from `windows/<window>/`: `benchmarks/gpu_window.py` run at the `paper` "
+    "profile's settings in a short GPU window and imported with `denoisebench window import` (docs/scaling.md). "
+    "They stand beside the pipeline's own `<entry>` row, never in its place; evidence *paper settings, GPU window*.\n"
 )
 
 
@@ -92,7 +100,7 @@ def _leaderboard(results: ResultSet, testset: str, noise: str) -> str:
         rows.append(["floor" if _is_floor(e) else str(rank), name, e.meta.get("method", MISSING),
                      fmt(c.get("psnr"), 2), fmt(c.get("ssim"), 4), fmt(c.get("psnr_shave3"), 2),
                      fmt(c.get("ssim_shave3"), 4), n, fmt_seconds(c.get("sec_per_image")), f"`{e.profile}`",
-                     evidence_class(e).label, protocols[_protocol_key(e)]])
+                     evidence_label(e), protocols[_protocol_key(e)]])
     heading = f"### {testset} · {noise}\n\n"
     reduced = [p for p in profiles if p != "paper"]
     caption = (f"Profile: {', '.join(f'`{p}`' for p in profiles)}"
@@ -123,6 +131,8 @@ def render_results_md(results: ResultSet) -> str:
             f"- {name}: {reason}\n" for name, reason in results.unavailable.items()) + "\n")
     parts.append("## Entries\n\n")
     parts.append(_entries_table(results))
+    if windows := provenance_table(results.entries[name] for name in sorted(results.entries)):
+        parts.append("\n## GPU window rows\n\n" + WINDOW_NOTE + "\n" + windows)
     current = None
     for testset, noise in _conditions(results):
         if testset != current:
@@ -133,9 +143,9 @@ def render_results_md(results: ResultSet) -> str:
 
 
 def write_results_md(results_dir: str | Path, out_path: str | Path,
-                     unavailable: Mapping[str, str] | None = None) -> Path:
-    """Write ``reports/results.md`` atomically from ``results_dir`` (``unavailable``: the sets the profile leaves
-    out, with reasons); return its path."""
+                     unavailable: Mapping[str, str] | None = None, windows: str | Path | None = None) -> Path:
+    """Write ``reports/results.md`` atomically from ``results_dir`` and the imported GPU windows of ``windows``
+    (``unavailable``: the sets the profile leaves out, with reasons); return its path."""
     out = Path(out_path)
-    write_text_atomic(out, render_results_md(load_results(results_dir, unavailable)))
+    write_text_atomic(out, render_results_md(add_windows(load_results(results_dir, unavailable), windows)))
     return out

@@ -21,6 +21,7 @@ from denoisebench.papers import Paper, all_papers
 from denoisebench.tables.cells import PaperCell, _number, counts, paper_cells
 from denoisebench.tables.evidence import incomplete
 from denoisebench.tables.loader import ResultSet, load_results
+from denoisebench.tables.windows import add_windows
 
 #: The metric of the headline numbers and of the scatter (SSIM stays on the paper pages).
 METRIC = "psnr"
@@ -125,11 +126,11 @@ def curves_csv(curves_dir: Path, results: ResultSet) -> str:
 
 
 def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path,
-                  unavailable: Mapping[str, str] | None = None) -> list[Path]:
+                  unavailable: Mapping[str, str] | None = None, windows: str | Path | None = None) -> list[Path]:
     """Write ``<out_dir>/summary.json``, ``papers/p<NNN>.json`` (the same counts, one file per paper),
     ``reported_vs_reproduced.csv`` and ``training_curves.csv`` (from ``<results_dir>/curves``); return the paths
-    of the three summary files."""
-    results = load_results(results_dir, unavailable)
+    of the three summary files (``windows``: the imported GPU windows, counted like the pages count them)."""
+    results = add_windows(load_results(results_dir, unavailable), windows)
     cells = _cells(results, references_dir)
     out = Path(out_dir)
     summary = headline(cells, results)
