@@ -15,7 +15,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 @pytest.mark.slow  # ~20 s of CPU (a 2-step DnCNN-S at batch 128, one test image)
 @pytest.mark.usefixtures("shared_data")
-def test_tiny_window_trains_scores_and_resumes_in_the_train_stage(tmp_path: Path) -> None:
+def test_tiny_window_trains_scores_and_resumes_in_the_train_stage(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import gpu_window
 
     from denoisebench.config import method_entry, train_settings
@@ -46,3 +47,11 @@ def test_tiny_window_trains_scores_and_resumes_in_the_train_stage(tmp_path: Path
         method.train(images, tmp_path / "stage_models" / "dncnn_gray_s25", train_config=settings,
                      tracking={"stage": "train"}, callbacks=[lambda step, logs: steps_run.append(step)])
     assert steps_run == [] and method.last_result.steps == 2
+    # its scores never become table rows: `denoisebench window import` refuses a rehearsal (tests/test_window_import.py)
+    from denoisebench.cli import main as cli
+
+    windows = tmp_path / "windows"
+    capsys.readouterr()
+    assert cli(["window", "import", str(out), "--windows", str(windows), "--allow-cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "a --tiny (rehearsal) window" in err and not windows.exists()

@@ -2,13 +2,13 @@
 
 The windows here are built in tmp in the exact format ``benchmarks/gpu_window.py`` writes (``provenance.json``,
 ``scores/<entry>.json`` and ``.csv``); their device is named "Fake Test GPU" and their numbers are test inputs, not
-measurements. One test runs the real script's CPU path (``--tiny``) and checks that its output is refused.
+measurements. That the real script's CPU path (``--tiny``) is refused as a rehearsal is checked in
+``tests/test_gpu_window.py``, beside the one run of that path.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -148,18 +148,3 @@ def test_missing_files_are_refused_and_nothing_is_written(tmp_path: Path, capsys
     (all_failed / "provenance.json").write_text(json.dumps(info))
     assert window_import(all_failed, windows) == 2
     assert "no job finished ok" in capsys.readouterr().err
-
-
-@pytest.mark.slow  # ~20-35 s of CPU: the real script's --tiny path, then its import
-@pytest.mark.usefixtures("shared_data")
-def test_the_real_tiny_window_is_refused_as_a_rehearsal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import gpu_window
-
-    out = tmp_path / "out"
-    assert gpu_window.main(["--out", str(out), "--tiny", "--no-check", "--jobs", "dncnn_gray_s25",
-                            "--sets", "set12"]) == 0
-    capsys.readouterr()
-    assert window_import(out, tmp_path / "windows", "--allow-cpu") == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "a --tiny (rehearsal) window" in err
