@@ -17,6 +17,7 @@ import os
 from denoisebench.config import data_mirror, data_root, load_params
 from denoisebench.fsutil import write_json_atomic
 from denoisebench.preflight import OFFLINE_ENV, check, format_table, preflight
+from denoisebench.sources import load_sources, sourced_spec
 from denoisebench.stage_support import LOG, datasets_needed, pretrained_needed, setup_logging
 
 
@@ -34,11 +35,14 @@ def main() -> None:
     check(items, offline=os.environ.get(OFFLINE_ENV, "") not in ("", "0"))
     root, mirror = data_root(params), data_mirror(params)
     root.mkdir(parents=True, exist_ok=True)
+    sources = load_sources(params)  # data.sources: other servers for some sets (src/denoisebench/sources.py)
     fetched = {}
     for name in names:
-        LOG.info("fetching %s (mirror: %s)", name, mirror or "none, official URLs")
-        folder = fetch_dataset(name, root, mirror=mirror)
-        report = verify_dataset(name, root)
+        spec = sourced_spec(name, sources)
+        origin = f"data.sources {spec.files[0].url.rsplit('/', 1)[0]}" if name in sources else "official URLs"
+        LOG.info("fetching %s (mirror: %s; else %s)", name, mirror or "none", origin)
+        folder = fetch_dataset(spec, root, mirror=mirror)
+        report = verify_dataset(spec, root)
         fetched[name] = {"folder": folder.name, "verified": bool(report.ok)}
     for name in pretrained_needed(params):
         from denoisebench.pretrained import WEIGHTS_SUBDIR, fetch_weights, weights_mirror

@@ -2,7 +2,10 @@
 reported_vs_reproduced.csv) from results/ and references/.
 
 Usage: python stages/tables.py [--results results] [--references references] [--out reports]
-                               [--summary <results>/summary]
+                               [--summary <results>/summary] [--params params.yaml]
+
+The params file (when it exists) gives the test sets the active profile leaves out and why
+(``evaluation.<profile>.unavailable``): the pages name them instead of "no result".
 """
 
 from __future__ import annotations
@@ -14,6 +17,16 @@ from denoisebench.tables import write_paper_tables, write_results_md
 from denoisebench.tables.summary import write_summary
 
 
+def unavailable_sets(params_file: Path) -> dict[str, str]:
+    """Test set and dataset names the active profile declares unavailable, each with its reason."""
+    if not params_file.is_file():
+        return {}
+    from denoisebench.config import load_params
+    from denoisebench.preflight import unavailable_sets as declared
+
+    return {name: item.how for item in declared(load_params(params_file)) for name in (item.used_by, item.name)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the paths and call the two writers."""
     parser = argparse.ArgumentParser(description="Generate the result tables (reports/).")
@@ -23,10 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
     parser.add_argument("--summary", type=Path, default=None,
                         help="folder of summary.json and reported_vs_reproduced.csv (default: <results>/summary)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="params whose evaluation.<profile>.unavailable the pages name (skipped when absent)")
     args = parser.parse_args(argv)
-    results_md = write_results_md(args.results, args.out / "results.md")
-    pages = write_paper_tables(args.results, args.references, args.out / "papers")
-    summary = write_summary(args.results, args.references, args.summary or args.results / "summary")
+    unavailable = unavailable_sets(args.params)
+    results_md = write_results_md(args.results, args.out / "results.md", unavailable)
+    pages = write_paper_tables(args.results, args.references, args.out / "papers", unavailable)
+    summary = write_summary(args.results, args.references, args.summary or args.results / "summary", unavailable)
     print(f"wrote {results_md}, {len(pages)} paper pages under {args.out / 'papers'} and {', '.join(map(str, summary))}")
     return 0
 

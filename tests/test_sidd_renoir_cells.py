@@ -66,3 +66,31 @@ def test_paper_cells_synthesize_from_served_fixtures(tmp_path: Path, http_root) 
     assert sidd_manifest["images"][0]["shape"] == [16, 16, 3]
     renoir_manifest = read_manifest(synthesize_cell(renoir_cell, root, tmp_path / "noisy", 0, {}))
     assert [r["id"] for r in renoir_manifest["images"]] == ["Mi3_Batch_001_IMG_2", "Mi3_Batch_001_IMG_3"]
+
+
+def test_pages_name_the_unavailable_sets_and_why(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "stages"))
+    from tables import unavailable_sets  # the tables stage's reading of the params
+
+    from denoisebench.papers import find_paper
+    from denoisebench.references import read_reference_csv
+    from denoisebench.tables.cells import paper_cells, status_line
+    from denoisebench.tables.loader import load_results
+    from denoisebench.tables.results import render_results_md
+
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text((REPO / "params.yaml").read_text())
+    unavailable = unavailable_sets(params_file)
+    assert "offline mirror" in unavailable["sidd_val"] and "offline mirror" in unavailable["renoir"]
+    paper = find_paper("003")
+    frame = read_reference_csv(paper.reported_path(REPO / "references"))
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    cells = paper_cells(paper, records, load_results(REPO / "results", unavailable))
+    sidd = [c for c in cells if c.testset == "sidd_val" and c.method == "Ours"]
+    assert sidd and all("not evaluated in this profile: sidd_val (SIDD sRGB" in c.verdict.why for c in sidd)
+    assert "test set not evaluated in this profile (sidd_val)" in status_line(cells)
+    without = paper_cells(paper, records, load_results(REPO / "results"))
+    assert not any("not evaluated in this profile" in c.verdict.why for c in without)
+    assert "- renoir: RENOIR" in render_results_md(load_results(REPO / "results", unavailable))

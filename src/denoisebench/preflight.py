@@ -78,10 +78,11 @@ def _status(files: list[tuple[Path, Path | None, str | None]]) -> tuple[str, int
     return status, _size(found), urls
 
 
-def _dataset_item(name: str, used_by: str, root: Path, mirror: Path | None) -> Item:
-    from denoisebench.datasets.fetch import get_spec
+def _dataset_item(name: str, used_by: str, root: Path, mirror: Path | None,
+                  sources: dict[str, dict[str, Any]]) -> Item:
+    from denoisebench.sources import sourced_spec
 
-    spec = get_spec(name)
+    spec = sourced_spec(name, sources)  # data.sources re-bases some sets (a lab mirror, a rehearsal's fixtures)
     if spec.kind == "bundled":
         from denoisebench.datasets.demo import skimage_data_dir
 
@@ -129,12 +130,14 @@ def preflight(params: dict[str, Any], repo_root: Path | None = None) -> list[Ite
     """Every dataset and released model the active profile of ``params`` needs, with its status (``data.root``
     relative to ``repo_root``, default the working directory)."""
     from denoisebench.pretrained import weights_mirror
+    from denoisebench.sources import load_sources
 
     root = data_root(params, repo_root)
+    sources = load_sources(params, repo_root)
     mirror, wmirror = data_mirror(params), weights_mirror(params=params)
     users = _users(params)
-    items = [_dataset_item(name, ", ".join(users.get(name, ["camera-pipeline noise"])), root, mirror)
-             for name in datasets_needed(params)]
+    items = [_dataset_item(name, ", ".join(users.get(name, ["camera-pipeline noise"])), root, mirror,
+                           sources) for name in datasets_needed(params)]
     pretrained_users: dict[str, list[str]] = {}
     from denoisebench.config import method_entries, method_entry, not_run_reason
 

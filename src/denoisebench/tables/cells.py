@@ -68,7 +68,8 @@ def _missing_reason(entries: list[str], testset: str, noise: str, results: Resul
                 return "skipped: " + choice[len(prefix):]
     if not any(name == testset or spec.get("dataset") == testset for entry in ran
                for name, spec in [*((n, entry.set_spec(n)) for n in entry.metrics)]):
-        return NO_RESULT + testset
+        reason = results.unavailable.get(testset)
+        return f"{UNAVAILABLE}{testset} ({reason})" if reason else NO_RESULT + testset
     return f"no {result_noise_label(noise)} result on {testset}"
 
 
@@ -112,22 +113,28 @@ def counts(cells: Sequence[PaperCell]) -> dict[str, int]:
 
 
 NO_RESULT = "no result on "
+#: A test set the profile declares unavailable (``evaluation.<profile>.unavailable``), with its reason.
+UNAVAILABLE = "not evaluated in this profile: "
+#: Reasons naming a test set, gathered into one reason listing the sets: prefix -> the gathered reason.
+SET_REASONS = {NO_RESULT: NO_RESULT + "their test set", UNAVAILABLE: "test set not evaluated in this profile"}
 
 
 def _reasons(cells: Sequence[PaperCell], status: str) -> str:
-    """``"20 short schedule (`quick`), 4 no result on their test set (nam, sidd_val)"`` for the cells of
-    ``status``, by each cell's first reason (the test sets without results are gathered in one reason)."""
+    """``"20 short schedule (`quick`), 4 no result on their test set (nam, set9)"`` for the cells of ``status``, by
+    each cell's first reason (the test sets without results, and those the profile leaves out, each gathered in
+    one reason)."""
     reasons: Counter[str] = Counter()
-    sets: dict[str, None] = {}
+    sets: dict[str, dict[str, None]] = {}
     for c in cells:
         if c.verdict.status != status:
             continue
         why = c.verdict.why.split("; ")[0]
-        if why.startswith(NO_RESULT):
-            sets[why[len(NO_RESULT):]] = None
-            why = NO_RESULT + "their test set"
+        for prefix, gathered in SET_REASONS.items():
+            if why.startswith(prefix):
+                sets.setdefault(gathered, {})[why[len(prefix):].split(" (")[0]] = None
+                why = gathered
         reasons[why] += 1
-    return ", ".join(f"{n} {why}" + (f" ({', '.join(sets)})" if why == NO_RESULT + "their test set" else "")
+    return ", ".join(f"{n} {why}" + (f" ({', '.join(sets[why])})" if why in sets else "")
                      for why, n in reasons.most_common())
 
 

@@ -11,6 +11,7 @@ crop, limit_images, repeats}}``; without ``sets`` a result set is its own datase
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,8 @@ class ResultSet:
 
     root: Path
     entries: dict[str, EntryResult] = field(default_factory=dict)
+    #: Test sets the profile declares unavailable (``evaluation.<profile>.unavailable``): set or dataset -> reason.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def get(self, entry: str) -> EntryResult | None:
         return self.entries.get(entry)
@@ -251,8 +254,9 @@ def _read_per_image(path: Path) -> Any:
     return frame
 
 
-def load_results(results_dir: str | Path) -> ResultSet:
-    """Load every entry of ``results_dir`` (``metrics/*.json`` + ``scores/<entry>/``).
+def load_results(results_dir: str | Path, unavailable: Mapping[str, str] | None = None) -> ResultSet:
+    """Load every entry of ``results_dir`` (``metrics/*.json`` + ``scores/<entry>/``); ``unavailable``: the test
+    sets the profile leaves out, with the reasons (see :attr:`ResultSet.unavailable`).
 
     A missing ``results_dir`` or ``metrics/`` folder gives an empty set (nothing has been scored yet).
 
@@ -260,7 +264,7 @@ def load_results(results_dir: str | Path) -> ResultSet:
         ResultsFormatError: a file breaks the contract; the message names it.
     """
     root = Path(results_dir)
-    out = ResultSet(root=root)
+    out = ResultSet(root=root, unavailable=dict(unavailable or {}))
     metrics_dir = root / "metrics"
     if not metrics_dir.is_dir():
         return out

@@ -343,15 +343,16 @@ def paper_info(paper: Paper, papers_yaml: Mapping[str, Any]) -> dict[str, Any]:
     return {**declared, **dict(papers_yaml.get(paper.key) or {})}
 
 
-def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def write_paper_tables(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path,
+                       unavailable: Mapping[str, str] | None = None) -> list[Path]:
     """Write ``<out_dir>/<NNN>.md`` for every discovered paper (atomically) and an ``index.md``; return the
-    written paths.
+    written paths (``unavailable``: the test sets the profile leaves out, with reasons, named in the cells).
 
     Raises:
         ConfigError: a declaration maps methods its paper does not report.
         ResultsFormatError: a results file breaks the contract.
     """
-    results = load_results(results_dir)
+    results = load_results(results_dir, unavailable)
     papers_yaml = load_papers(references_dir)
     out = Path(out_dir)
     written, index_rows = [], []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from denoisebench.fsutil import write_text_atomic
@@ -116,7 +117,11 @@ def render_results_md(results: ResultSet) -> str:
         parts.append("No results yet: `results/metrics/` holds no entry. Run `dvc repro`.\n")
         return "".join(parts)
     profiles = sorted({e.profile for e in results.entries.values()})
-    parts.append(f"Profiles present: {', '.join(f'`{p}`' for p in profiles)}.\n\n## Entries\n\n")
+    parts.append(f"Profiles present: {', '.join(f'`{p}`' for p in profiles)}.\n\n")
+    if results.unavailable:
+        parts.append("Not evaluated in this profile (params `evaluation.<profile>.unavailable`):\n\n" + "".join(
+            f"- {name}: {reason}\n" for name, reason in results.unavailable.items()) + "\n")
+    parts.append("## Entries\n\n")
     parts.append(_entries_table(results))
     current = None
     for testset, noise in _conditions(results):
@@ -127,8 +132,10 @@ def render_results_md(results: ResultSet) -> str:
     return "".join(parts)
 
 
-def write_results_md(results_dir: str | Path, out_path: str | Path) -> Path:
-    """Write ``reports/results.md`` atomically from ``results_dir``; return its path."""
+def write_results_md(results_dir: str | Path, out_path: str | Path,
+                     unavailable: Mapping[str, str] | None = None) -> Path:
+    """Write ``reports/results.md`` atomically from ``results_dir`` (``unavailable``: the sets the profile leaves
+    out, with reasons); return its path."""
     out = Path(out_path)
-    write_text_atomic(out, render_results_md(load_results(results_dir)))
+    write_text_atomic(out, render_results_md(load_results(results_dir, unavailable)))
     return out

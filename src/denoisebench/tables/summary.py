@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,12 @@ def curves_csv(curves_dir: Path, results: ResultSet) -> str:
     return buf.getvalue()
 
 
-def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def write_summary(results_dir: str | Path, references_dir: str | Path, out_dir: str | Path,
+                  unavailable: Mapping[str, str] | None = None) -> list[Path]:
     """Write ``<out_dir>/summary.json``, ``papers/p<NNN>.json`` (the same counts, one file per paper),
     ``reported_vs_reproduced.csv`` and ``training_curves.csv`` (from ``<results_dir>/curves``); return the paths
     of the three summary files."""
-    results = load_results(results_dir)
+    results = load_results(results_dir, unavailable)
     cells = _cells(results, references_dir)
     out = Path(out_dir)
     summary = headline(cells, results)

@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--base", default='{"cycles": 2, "iterations": 40, "lr": 0.001, "n_avg": 8, "n_avg_cycle": 4}',
                         help=f"{METHOD} base config (JSON object); each grid changes only its own keys")
     parser.add_argument("--grid", default="mask_tstandout,omega", help=f"comma-separated: {', '.join(GRIDS)}")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", default="reports/paper_003/ablation/ablation_003.csv")
     parser.add_argument("--out", default="reports/paper_003/ablation/ablation.md")
@@ -312,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
         apply_profile_defaults(parser, "ablation_003", argv)
     args = parser.parse_args(argv)
+    from denoisebench.stage_support import resolve_device
+
+    args.device = resolve_device(args.device)
 
     from denoisebench.errors import ConfigError
     from denoisebench.fsutil import write_text_atomic

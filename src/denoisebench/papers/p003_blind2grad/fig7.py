@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from denoisebench.stage_support import apply_profile_defaults
+from denoisebench.stage_support import apply_profile_defaults, resolve_device
 from denoisebench.validation import SEED, SIGMA, arg_type
 
 
@@ -130,15 +130,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--self2self", default='{"iterations": 300, "lr": 0.001, "n_predictions": 20}',
                         help="Self2Self config (JSON); 'null' skips it")
     parser.add_argument("--no-bm3d", dest="bm3d", action="store_false")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--csv", default="reports/paper_003/fig7/fig7.csv")
     parser.add_argument("--plot", default="reports/paper_003/figures/fig7/fig7.png")
     parser.add_argument("--params", default="params.yaml",
                         help="params file whose fig7_003.<profile> section sets the defaults of these options")
-    if Path(parser.parse_known_args()[0].params).is_file():
-        apply_profile_defaults(parser, "fig7_003")
+    if Path(parser.parse_known_args(argv)[0].params).is_file():
+        apply_profile_defaults(parser, "fig7_003", None if argv is None else list(argv))
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
     args.zsn2n = None if args.zsn2n == "null" else args.zsn2n
     args.self2self = None if args.self2self == "null" else args.self2self
     rows = run(args)
