@@ -3,7 +3,6 @@ through a mirror and listed by the registered, unchanged loader for every split 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
 import warnings
@@ -190,14 +189,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.parametrize("name", ["set12", "sidd_val", "gopro_test", "reside_sots_indoor"])
-def test_fixture_downloads_over_http_with_its_sha256(served, tmp_path, name) -> None:
-    """Served over HTTP, a fixture is downloaded, checked against the returned sha256 and listed. The returned
-    entries have ``url=None`` and ``with_base_url`` re-bases only entries that have a URL, so a server's
-    sources must give each entry a URL first (RESIDE declares none)."""
+def test_fixture_downloads_over_http_through_a_sources_entry(served, tmp_path, name) -> None:
+    """Served over HTTP and described by a ``data.sources`` entry (base URL, the returned paths, sha256 and sizes),
+    a fixture is downloaded, checked and listed (RESIDE declares no URL: the source gives it one)."""
+    from denoisebench.sources import sourced_spec
+
     base, folder = served
     spec = get_spec(name)
     entries = build_fixture(name, folder)
-    with_urls = tuple(dataclasses.replace(e, url="served") for e in entries)
-    fetch_dataset(spec.with_files(with_urls).with_base_url(f"{base}/{spec.folder}"), tmp_path / "data",
-                  mirror=tmp_path / "no-mirror")
+    source = {"base_url": f"{base}/{spec.folder}",
+              "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]}
+    fetch_dataset(sourced_spec(name, {name: source}), tmp_path / "data", mirror=tmp_path / "no-mirror")
     assert list_samples(name, tmp_path / "data")
