@@ -201,3 +201,20 @@ def test_fixture_downloads_over_http_through_a_sources_entry(served, tmp_path, n
               "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]}
     fetch_dataset(sourced_spec(name, {name: source}), tmp_path / "data", mirror=tmp_path / "no-mirror")
     assert list_samples(name, tmp_path / "data")
+
+
+LISTS = REPO.parent / "shared" / "reference" / "DualResidualNetworks" / "lists"
+
+
+@pytest.mark.skipif(not LISTS.is_dir(), reason="the authors' file lists (../shared/reference) are absent")
+def test_paper_002_fixture_names_are_in_the_authors_lists(built) -> None:
+    """GoPro, RESIDE and DID-MDN fixtures use sample names the DuRN file lists hold (so lists-based splits fit)."""
+    _, root, _ = built
+    lists = {"gopro_train": "GoPro/train_list.txt", "gopro_test": "GoPro/test_list.txt",
+             "reside_its": "RESIDE_indoor/train_list.txt", "reside_sots_indoor": "RESIDE_indoor/sots_test_list.txt",
+             "did_mdn_train": "DIDMDN_Data/trainlist.txt", "did_mdn_test": "DIDMDN_Data/testlist.txt"}
+    for name, listed in lists.items():
+        names = set((LISTS / listed).read_text().split())
+        paths = [s.clean_path for s in list_samples(name, root)]
+        refs = {f"{p.parent.parent.name}/{p.name}" if name.startswith("gopro") else p.name for p in paths}
+        assert refs and refs <= names, f"{name}: {sorted(refs - names)} not in {listed}"
