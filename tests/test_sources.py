@@ -113,3 +113,19 @@ def _registered(name: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def test_a_file_in_a_subfolder_downloads_without_a_mirror(tmp_path, server) -> None:
+    """The rehearsal's first catch: CC15 and PolyU keep their files in clean/ and noisy/; over a URL (no mirror) the
+    partial file's folder did not exist, so a GPU machine without the mirror failed on the first such file."""
+    base, served = server
+    spec = get_spec("cc15")
+    path = spec.files[0].path
+    assert "/" in path
+    data = b"fixture bytes"
+    (served / spec.folder / path).parent.mkdir(parents=True)
+    (served / spec.folder / path).write_bytes(data)
+    params = _params(tmp_path, {"cc15": {"base_url": f"{base}/{spec.folder}", "files": [
+        {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}]}}, rehearsal=True)
+    fetch_dataset(sourced_spec("cc15", load_sources(params)), tmp_path / "data", mirror=tmp_path / "no-mirror")
+    assert (tmp_path / "data" / spec.folder / path).read_bytes() == data

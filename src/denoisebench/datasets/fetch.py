@@ -171,6 +171,7 @@ def _fetch_file(spec: DatasetSpec, entry: FileEntry, dest: Path, mirror_root: Pa
         raise DatasetError(f"dataset {spec.name}: {entry.path} has no download URL; tried {tried}. "
                            f"Place the file at {target} by hand (see {spec.homepage})")
     part = target.with_name(f".{target.name}.part")
+    part.parent.mkdir(parents=True, exist_ok=True)  # nested paths (CC15's clean/, PolyU's noisy/) over a URL
     download(entry.url, part, timeout=timeout, progress=progress, what=f"{spec.name}/{entry.path}")
     try:
         _verify_new(spec, entry, dest, part, expected, f"URL {entry.url}",
