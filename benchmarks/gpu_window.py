@@ -14,13 +14,17 @@ Steps:
      the train stage would load (same loader, from the data mirror ``../shared/data``); its final state is copied
      to ``$OUT/checkpoints/<entry>/<config hash>/state.pt``, the layout of the train stage's resume store, so the
      pipeline resumes it at its last step instead of training
-     (docs/scaling.md, "Results from a GPU window");
+     (docs/scaling.md, "Results from a short GPU window");
    - every paper cell the entry runs on (the predict stage's skip rules) is synthesized with the pipeline's
      seeds (``synthesize_cell``: byte-identical noisy images), denoised by ``predict_cell`` and scored with the
      score stage's protocols: ``$OUT/noisy``, ``$OUT/predictions/<entry>/<set>/<noise>/``,
      ``$OUT/scores/<entry>.csv`` (per image) and ``$OUT/scores/<entry>.json`` (per cell means).
 
 3. ``$OUT/provenance.json``: GPU, torch/CUDA versions, the git commit, each job's wall time and schedule.
+
+Back in the checkout, ``denoisebench window import $OUT`` copies the provenance and scores (not the models) to
+``windows/<date>-<gpu>-<commit>/``, whose jobs the tables show as rows ``<entry>@<window>`` with that provenance
+(docs/scaling.md, "Results from a short GPU window"; a ``--tiny`` window is refused there).
 
 Exit status 1 when a job failed (the others still ran), 2 on bad arguments.
 """
