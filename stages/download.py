@@ -39,7 +39,7 @@ def main() -> None:
     fetched = {}
     for name in names:
         spec = sourced_spec(name, sources)
-        origin = f"data.sources {spec.files[0].url.rsplit('/', 1)[0]}" if name in sources else "official URLs"
+        origin = f"data.sources {sources[name]['base_url']}" if name in sources else "official URLs"
         LOG.info("fetching %s (mirror: %s; else %s)", name, mirror or "none", origin)
         folder = fetch_dataset(spec, root, mirror=mirror)
         report = verify_dataset(spec, root)

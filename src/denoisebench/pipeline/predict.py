@@ -1,14 +1,16 @@
 """The ``predict`` step: every method entry on every test cell of the profile it applies to.
 
-An entry's inputs: its method, config and evaluation filter, whether the profile runs it, the profile's test cells
-and the digests of their manifests (the noisy images are a pure function of them), the ``predict`` params and the
-trained model's tensor digest. Its work runs in a forked child of the one stage process (torch and the methods are
+An entry's inputs: its method, config and evaluation filter, whether the profile runs it, the test cells it runs on
+(resolved: set, noise, limit, crop, repeats) with the digests of their manifests (the noisy images are a pure
+function of them), the cells it skips with the reasons, the ``predict`` params and the trained model's tensor
+digest. A test set added for other entries leaves its record current. Its work runs in a forked child of the one stage process (torch and the methods are
 imported once), whose depfile is exactly the modules that entry used; each entry's predictions are published
 whole. So ``dvc exp run -S methods.classical.bm3d.<key>=...`` reruns the stage, which re-predicts bm3d only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,10 +58,22 @@ class PredictStep(EntryStep):
                                   "not_run": not_run}
         if not_run:
             return inputs
-        return {**inputs, "evaluation": section(self.params, "evaluation", profile),
-                "rehearsal": self.params.get("rehearsal", False),
-                "predict": self.params.get("predict"), "manifests": self.manifests,
+        return {**inputs, "cells": self.entry_cells(entry), "predict": self.params.get("predict"),
                 "model": model_digest(self.paths.models / entry)}
+
+    def entry_cells(self, entry: str) -> dict[str, Any]:
+        """The cells the entry is predicted on (each resolved cell with its manifest digest) and those it skips
+        with the reason: a test set added for other entries leaves its record current."""
+        from denoisebench.methods import METHODS
+        from denoisebench.prediction import plan_entry
+
+        missing = sorted(key for key, digest in self.manifests.items() if digest is None)
+        if missing:  # not synthesized yet (the skip rules read the manifests): stale until the synthesize stage ran
+            return {"not_synthesized": missing}
+        spec = method_entry(self.params, entry)
+        plan = plan_entry(spec, METHODS.get(spec.method).kind, self.cells, self.paths.noisy)
+        return {"run": {cell.key: [dataclasses.asdict(cell), self.manifests[cell.key]] for cell, _ in plan.run},
+                "skipped": plan.skipped}
 
     def own_paper(self, entry: str) -> str | None:
         return own_paper(method_entry(self.params, entry))

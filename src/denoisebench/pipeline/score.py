@@ -57,7 +57,8 @@ class ScoreStep(EntryStep):
     def inputs(self, entry: str) -> dict[str, Any]:
         return {"entry": entry_spec(method_entry(self.params, entry)),
                 "predictions": upstream_outputs(self.paths.predictions / entry),
-                "manifests": self.manifests,
+                "manifests": {key: digest for key, digest in self.manifests.items()  # the cells it was predicted on
+                              if (self.paths.predictions / entry / key).is_dir()},
                 "params": {name: self.params.get(name) for name in SCORE_PARAMS},
                 "train_summary": file_digest(self.paths.models / entry / "summary.json")}
 
