@@ -123,7 +123,7 @@ def run_experiment(clone_dir: Path, sources: Path, weights: Path, timeout_s: flo
     log = clone_dir.parent / "dvc-exp-run.log"
     stages: list[list[Any]] = []
     start = time.perf_counter()
-    with log.open("w", encoding="utf-8") as sink:
+    with log.open("w", encoding="utf-8", buffering=1) as sink:  # line-buffered: readable while it runs
         proc = subprocess.Popen(cmd, cwd=clone_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
         assert proc.stdout is not None

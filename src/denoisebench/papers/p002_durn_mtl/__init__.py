@@ -42,10 +42,10 @@ PAPER = Paper(
     networks=("network",),
     stages={"report": "report:main"},
     note="Table 1 (comparison with the state of the art, Ours(3)/Ours(4)) is missing from the paper's text: only "
-         "its caption survives. The test sets `gopro`, `sots` and `did_mdn` are STAND-INS in every profile (CBSD68 "
-         "crops with uniform motion blur, haze on a synthetic depth and rain streaks, method-specs 2.9), not "
-         "GoPro, RESIDE SOTS-indoor or DID-MDN (the paired loaders exist; predict does not yet tell the method "
-         "which set a real pair comes from). Training: the paper profile trains each task on its paper set (GoPro "
+         "its caption survives. In the quick and demo profiles the test sets `gopro`, `sots` and `did_mdn` are "
+         "STAND-INS (CBSD68 crops with uniform motion blur, haze on a synthetic depth and rain streaks, "
+         "method-specs 2.9); the paper profile tests on the real GoPro, RESIDE SOTS-indoor and DID-MDN test sets "
+         "(predict tells the method which set a pair comes from, so it uses that task's decoder). Training: the paper profile trains each task on its paper set (GoPro "
          "train at 640x360, RESIDE ITS, DID-MDN, DIV2K halved for JPEG); quick and demo degrade CBSD432 the "
          "stand-in way. The tables on this page use the "
          "benchmark's common protocol (RGB, rounded, Wang SSIM); the report stage rescoring with the DuRN "
