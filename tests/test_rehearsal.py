@@ -94,3 +94,22 @@ def test_paper_stage_records_only_the_active_profiles_options() -> None:
     quick = _params(False) | {"profile": "quick"}
     changed = {**quick, "ablation_003": {**quick["ablation_003"], "paper": {"images": 1}}}
     assert stage_options(quick, "ablation_003") == stage_options(changed, "ablation_003")
+
+
+def test_every_zero_shot_entry_is_cut_to_the_rehearsal_steps() -> None:
+    """The rehearsal's second catch: zsn2n and self2self named no `iterations` in the paper profile, so the cut
+    missed them and the rehearsal ran ZS-N2N's 2000 steps per image (92 s each on CPU) and would have run
+    Self2Self's 150,000."""
+    from denoisebench.config import method_entries
+    from denoisebench.methods.base import METHODS
+    from denoisebench.papers import load_paper_methods
+
+    load_paper_methods()
+    params = _params(True)
+    zero_shot = [e for e in method_entries(params)
+                 if getattr(METHODS.get(method_entry(params, e).method), "kind", "") == "zero-shot"]
+    assert {"zsn2n", "self2self", "blind2grad"} <= set(zero_shot)
+    for entry in zero_shot:
+        spec = method_entry(params, entry)
+        defaults = getattr(METHODS.get(spec.method), "DEFAULTS", {})
+        assert {**defaults, **spec.config}["iterations"] <= REHEARSAL["steps"], entry
