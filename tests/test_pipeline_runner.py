@@ -153,3 +153,20 @@ def test_depfile_leaves_out_other_papers_imported_only_to_register(monkeypatch: 
     assert depfile._counts(other, "denoisebench.papers.p001_x")
     assert depfile.module_file("denoisebench.metrics", Path(".")).name == "metrics.py"
     assert depfile.module_file("denoisebench.pipeline", Path(".")).name == "__init__.py"
+
+
+def test_a_lookup_in_the_stage_process_does_not_count_for_a_forked_entry(tmp: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The predict stage looks up every entry's method to plan its cells; a forked entry counts only its own
+    lookups (else an edit to one paper's method re-predicted every entry)."""
+    seen: dict[str, bool] = {}
+
+    class Probe(ToyStep):
+        def work(self, entry: str, staged: dict[str, Path]) -> WorkResult:
+            seen[entry] = "denoisebench.papers.p002_y.method" in registry.LOOKED_UP
+            (tmp / "seen.json").write_text(json.dumps(seen))
+            return super().work(entry, staged)
+
+    monkeypatch.setattr(registry, "LOOKED_UP", {"denoisebench.papers.p002_y.method"})  # the parent's lookups
+    run_step(Probe(tmp, {"a": 1}))
+    assert json.loads((tmp / "seen.json").read_text()) == {"a": False}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from denoisebench import registry
 from denoisebench.errors import ConfigError, DenoiseBenchError, format_error
 from denoisebench.mirror import state_root
 from denoisebench.pipeline.depfile import changed_modules, module_file, modules_used
@@ -212,6 +213,7 @@ def git_revision(repo_root: Path) -> str:
 
 def _child(step: EntryStep, entry: str, staged: dict[str, Path], result_path: Path) -> None:
     """Body of a forked child: the work, then its depfile, written as JSON; known errors end in one line."""
+    registry.LOOKED_UP.clear()  # the parent's lookups (every entry's method, to decide staleness) are not this entry's
     try:
         result = step.work(entry, staged)
         modules = result.modules if result.modules is not None else modules_used(step.own_paper(entry),
