@@ -3,10 +3,7 @@ through a mirror and listed by the registered, unchanged loader for every split 
 
 from __future__ import annotations
 
-import functools
-import threading
 import warnings
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -172,29 +169,13 @@ def test_paper_002_task_pools_crop_the_paper_patch_from_the_fixtures(built) -> N
         assert noisy is None or noisy.shape == clean.shape
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``(base_url, folder)`` of a local HTTP server of ``folder`` for this test only."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize("name", ["set12", "sidd_val", "gopro_test", "reside_sots_indoor"])
-def test_fixture_downloads_over_http_through_a_sources_entry(served, tmp_path, name) -> None:
+def test_fixture_downloads_over_http_through_a_sources_entry(file_server, tmp_path, name) -> None:
     """Served over HTTP and described by a ``data.sources`` entry (base URL, the returned paths, sha256 and sizes),
     a fixture is downloaded, checked and listed (RESIDE declares no URL: the source gives it one)."""
     from denoisebench.sources import sourced_spec
 
-    base, folder = served
+    base, folder = file_server
     spec = get_spec(name)
     entries = build_fixture(name, folder)
     source = {"base_url": f"{base}/{spec.folder}",

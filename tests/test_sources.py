@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,21 +15,6 @@ from denoisebench.sources import load_sources, sourced_spec
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def _params(tmp_path: Path, sources: dict, rehearsal: bool = False) -> dict:
     file = tmp_path / "sources.yaml"
     file.write_text(yaml.safe_dump(sources))
@@ -41,8 +22,8 @@ def _params(tmp_path: Path, sources: dict, rehearsal: bool = False) -> dict:
 
 
 @pytest.mark.skipif(not (SHARED / "Set12").is_dir(), reason=f"{SHARED}/Set12 absent (../shared beside the checkout)")
-def test_a_base_url_alone_fetches_the_real_files_and_checks_the_published_hashes(tmp_path, server) -> None:
-    base, served = server
+def test_a_base_url_alone_fetches_the_real_files_and_checks_the_published_hashes(tmp_path, file_server) -> None:
+    base, served = file_server
     for f in get_spec("set12").files:
         (served / "Set12").mkdir(exist_ok=True)
         (served / "Set12" / f.path).write_bytes((SHARED / "Set12" / f.path).read_bytes())
@@ -62,8 +43,8 @@ def test_other_files_and_hashes_are_refused_outside_a_rehearsal(tmp_path) -> Non
     assert load_sources(_params(tmp_path, sources, rehearsal=True))["set12"]["files"][0]["path"] == "01.png"
 
 
-def test_a_rehearsal_fetches_fixture_bytes_and_a_set_without_url_gets_one(tmp_path, server) -> None:
-    base, served = server
+def test_a_rehearsal_fetches_fixture_bytes_and_a_set_without_url_gets_one(tmp_path, file_server) -> None:
+    base, served = file_server
     spec = get_spec("did_mdn_test") if _registered("did_mdn_test") else None
     if spec is None:
         pytest.skip("paper 002's datasets are not registered")
@@ -115,10 +96,10 @@ def _registered(name: str) -> bool:
     return True
 
 
-def test_a_file_in_a_subfolder_downloads_without_a_mirror(tmp_path, server) -> None:
+def test_a_file_in_a_subfolder_downloads_without_a_mirror(tmp_path, file_server) -> None:
     """The rehearsal's first catch: CC15 and PolyU keep their files in clean/ and noisy/; over a URL (no mirror) the
     partial file's folder did not exist, so a GPU machine without the mirror failed on the first such file."""
-    base, served = server
+    base, served = file_server
     spec = get_spec("cc15")
     path = spec.files[0].path
     assert "/" in path
